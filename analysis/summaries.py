@@ -1,0 +1,160 @@
+"""Per item, per participant and per condition summaries: n, proportion correct, Wilson CI, d' with CI.
+
+Examples
+--------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"item": ["a", "a", "a", "b"], "correct": [1, 1, 0, 1]})
+>>> summarize(t, ["item"])[["item", "n", "k", "pc"]].round(3).values.tolist()
+[['a', 3, 2, 0.667], ['b', 1, 1, 1.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.oddity import binomial_ci, dprime_from_counts
+
+
+def summarize(
+    trials: pd.DataFrame,
+    by: Sequence[str],
+    level: float = 0.95,
+    method: str = "wilson",
+    extra: dict[str, tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Summarise correctness over groups of trials.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        Needs a 0/1 ``correct`` column and the ``by`` columns.
+    by : sequence of str
+        Grouping columns.
+    level : float
+        Confidence level of the intervals.
+    method : {"wilson", "clopper-pearson"}
+        Binomial interval; d' intervals are its bounds mapped through the oddity model.
+    extra : dict, optional
+        Further aggregations, ``{name: (column, func)}`` as for :meth:`pandas.DataFrame.agg`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``n``, ``k`` (correct), ``pc``, ``pc_lo``, ``pc_hi``, ``dprime``,
+        ``dprime_lo``, ``dprime_hi`` and any ``extra`` columns.
+    """
+    by = list(by)
+    aggs = {"n": ("correct", "size"), "k": ("correct", "sum")}
+    aggs.update(extra or {})
+    out = trials.groupby(by, sort=True, observed=True, dropna=False).agg(**aggs).reset_index()
+    n, k = out["n"].to_numpy(float), out["k"].to_numpy(float)
+    out["pc"] = k / n
+    out["pc_lo"], out["pc_hi"] = binomial_ci(k, n, level=level, method=method)  # type: ignore[arg-type]
+    d, lo, hi = dprime_from_counts(k, n, level=level, method=method)  # type: ignore[arg-type]
+    out["dprime"], out["dprime_lo"], out["dprime_hi"] = d, lo, hi
+    out["k"] = out["k"].astype(int)
+    return out
+
+
+def per_item(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+    """Summary per item (within condition and group), with mean similarity/distance where present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"item": ["a", "b"], "condition": ["c", "c"], "group": ["g", "g"], "correct": [1, 0]})
+    >>> per_item(t)["pc"].tolist()
+    [1.0, 0.0]
+    """
+    extra = {c: (c, "mean") for c in ("similarity", "distance") if c in trials}
+    by = [c for c in ("group", "condition", "item") if c in trials]
+    return summarize(trials, by, extra=extra, **kw)  # type: ignore[arg-type]
+
+
+def per_participant(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+    """Summary per participant (all analysed trials).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> per_participant(pd.DataFrame({"participant": ["p", "p"], "correct": [1, 0]}))["n"].tolist()
+    [2]
+    """
+    return summarize(trials, ["participant"], **kw)  # type: ignore[arg-type]
+
+
+def per_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+    """Summary per condition (for session data: varied group x model), pooling participants and items.
+
+    Also gives the number of participants and items contributing and the between-participant
+    spread (mean and SD of per-participant proportion correct).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"condition": ["c"] * 3, "participant": ["p", "q", "q"], "item": ["a"] * 3,
+    ...                   "correct": [1, 0, 1]})
+    >>> per_condition(t)[["condition", "n", "n_participants"]].values.tolist()
+    [['c', 3, 2]]
+    """
+    by = [c for c in ("group", "condition") if c in trials]
+    extra = {"n_participants": ("participant", "nunique"), "n_items": ("item", "nunique")}
+    extra.update({c: (c, "mean") for c in ("similarity", "distance") if c in trials})
+    out = summarize(trials, by, extra=extra, **kw)  # type: ignore[arg-type]
+    pp = trials.groupby([*by, "participant"], observed=True)["correct"].mean().groupby(by, observed=True)
+    spread = pd.DataFrame({"participant_pc_mean": pp.mean(), "participant_pc_sd": pp.std()}).reset_index()
+    return out.merge(spread, on=by, how="left")
+
+
+def per_participant_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+    """Summary per participant x condition.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"condition": ["c", "c"], "participant": ["p", "q"], "correct": [1, 0]})
+    >>> len(per_participant_condition(t))
+    2
+    """
+    by = [c for c in ("group", "condition") if c in trials] + ["participant"]
+    return summarize(trials, by, **kw)  # type: ignore[arg-type]
+
+
+def exclusions(trials: pd.DataFrame) -> pd.DataFrame:
+    """Counts of trials by role: analysed, practice, catch, missed responses (per participant and total).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"participant": ["p"], "correct": [1], "analysed": [True]})
+    >>> exclusions(t)["analysed"].tolist()
+    [1, 1]
+    """
+    t = trials
+    role = pd.DataFrame({
+        "participant": t["participant"],
+        "trials": 1,
+        "analysed": t["analysed"].astype(int),
+        "practice": (t["block_type"] == "practice").astype(int) if "block_type" in t else 0,
+        "catch": (t["is_catch"] & (t["block_type"] == "main")).astype(int) if "is_catch" in t else 0,
+        "missed": (~t["responded"].astype(bool)).astype(int) if "responded" in t else 0,
+        "missed_analysed": ((~t["responded"].astype(bool)) & t["analysed"]).astype(int) if "responded" in t else 0,
+    })
+    out = role.groupby("participant", sort=True).sum().reset_index()
+    total = out.drop(columns="participant").sum().to_frame().T
+    total.insert(0, "participant", "all")
+    return pd.concat([out, total], ignore_index=True).astype({c: int for c in out.columns if c != "participant"})
+
+
+def mean_or_nan(values: np.ndarray) -> float:
+    """Mean of an array, NaN when empty (no warning).
+
+    Examples
+    --------
+    >>> mean_or_nan(np.array([]))
+    nan
+    """
+    return float(values.mean()) if len(values) else float("nan")

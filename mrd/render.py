@@ -1,0 +1,202 @@
+"""Rendering a scene's views: differentiable low-spp renders and high-spp display renders.
+
+One Mitsuba scene holds every camera as its own sensor; view ``i`` is rendered with
+``mi.render(..., sensor=i)``. Material and lighting gradients use ``prb``; shape gradients use
+``direct_projective`` with ``sppi=0`` (its default guiding costs ~40 s per step on a CPU) and
+films with ``sample_border=True``. Every call takes a seed; callers pass a new one each step.
+Display renders are plain ``prb`` renders at high spp, split into passes so memory stays flat.
+
+Examples
+--------
+>>> from mrd.variant import use_variant
+>>> _ = use_variant("llvm_ad_rgb")
+>>> from mrd.config import SceneSpec, RenderSettings
+>>> from mrd.scene import layout_for, target_params
+>>> spec = SceneSpec(id="a")
+>>> r = Renderer(layout_for(spec, RenderSettings(resolution=16, views=2)), target_params(spec))
+>>> r.render_display(spp=4, seed=0).shape
+(2, 16, 16, 3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import mrd  # noqa: F401  (libLLVM for Dr.Jit)
+from mrd.scene import ENV, LIGHT, OBJECT, Layout, env_weights, scene_dict
+from stimuli.records import Params
+
+MAX_SAMPLES_PER_PASS = 1 << 22
+"""Upper bound on pixel samples per display-render pass (keeps memory flat at any spp)."""
+
+
+def _seed(seed: int) -> int:
+    return int(seed) % (1 << 32)
+
+
+class Renderer:
+    """A Mitsuba scene for one layout whose parameter values can be rewritten.
+
+    Parameters
+    ----------
+    layout : mrd.scene.Layout
+        Cameras, environment and light kinds (fixed).
+    params : stimuli.records.Params
+        Initial values of every group.
+
+    Attributes
+    ----------
+    scene : mitsuba.Scene
+    params : mitsuba.SceneParameters
+        The traversed parameters (``mi.traverse(scene)``).
+    n_views : int
+    """
+
+    def __init__(self, layout: Layout, params: Params) -> None:
+        import drjit as dr
+        import mitsuba as mi
+
+        self.layout = layout
+        self.scene = mi.load_dict(scene_dict(layout, params))
+        self.params = mi.traverse(self.scene)
+        self.n_views = len(layout.views)
+        self.integrators = {
+            "prb": mi.load_dict({"type": "prb", "max_depth": layout.max_depth}),
+            "projective": mi.load_dict({"type": "direct_projective", "sppi": 0}),
+        }
+        if layout.environment == "gradient":
+            h, w, c = self.params[f"{ENV}.data"].shape
+            self._env_shape = (h, w, c)
+            self._env_w = mi.Float(np.repeat(env_weights(h), w * c))
+            self._env_c = mi.UInt(np.tile(np.arange(c, dtype=np.uint32), h * w))
+        self._dr = dr
+        self.set_params(params)
+
+    # -- keys and writes ---------------------------------------------------------------------
+    def key(self, group: str, name: str) -> str:
+        """Mitsuba parameter key of a value (``sky``/``ground`` both map to the environment data)."""
+        if group == "shape":
+            return {"vertices": f"{OBJECT}.vertex_positions", "faces": f"{OBJECT}.faces",
+                    "uv": f"{OBJECT}.vertex_texcoords"}[name]
+        if group == "material":
+            if name == "base_color":
+                return f"{OBJECT}.bsdf.base_color." + ("data" if self.layout.textured else "value")
+            if name == "specular":
+                return f"{OBJECT}.bsdf.specular"
+            return f"{OBJECT}.bsdf.{name}.value"
+        if name in ("sky", "ground"):
+            return f"{ENV}.data"
+        if name == "radiance":
+            return f"{ENV}.radiance.value"
+        return f"{LIGHT}.intensity.value" if self.layout.light == "point" else f"{LIGHT}.emitter.radiance.value"
+
+    def env_data(self, sky: Any, ground: Any) -> Any:
+        """Gradient environment-map data from sky and ground colours (differentiable).
+
+        Parameters
+        ----------
+        sky, ground : mitsuba.Color3f
+        """
+        import mitsuba as mi
+
+        dr = self._dr
+        s = dr.gather(mi.Float, dr.ravel(sky), self._env_c)
+        g = dr.gather(mi.Float, dr.ravel(ground), self._env_c)
+        return mi.TensorXf(self._env_w * s + (1.0 - self._env_w) * g, self._env_shape)
+
+    def write(self, group: str, name: str, value: Any) -> None:
+        """Write one Dr.Jit value (Color3f, Float, TensorXf; flat Float for vertices). Call :meth:`update` after."""
+        self.params[self.key(group, name)] = value
+
+    def update(self) -> None:
+        """Propagate written values into the scene (rebuilds acceleration structures as needed)."""
+        self.params.update()
+
+    def set_params(self, params: Params, groups: tuple[str, ...] | None = None) -> None:
+        """Write exact numpy values of the given groups (all by default).
+
+        Parameters
+        ----------
+        params : stimuli.records.Params
+        groups : tuple of str, optional
+        """
+        import mitsuba as mi
+
+        for group in groups or tuple(params):
+            vals = params[group]
+            if group == "shape":
+                self.write("shape", "vertices", mi.Float(np.asarray(vals["vertices"], np.float32).ravel()))
+                self.write("shape", "faces", mi.UInt(np.asarray(vals["faces"], np.uint32).ravel()))
+                self.write("shape", "uv", mi.Float(np.asarray(vals["uv"], np.float32).ravel()))
+                continue
+            for name, v in vals.items():
+                if name in ("sky", "ground"):
+                    continue
+                self.write(group, name, to_drjit(v))
+            if "sky" in vals:
+                self.write(group, "sky", self.env_data(to_drjit(vals["sky"]), to_drjit(vals["ground"])))
+        self.update()
+
+    # -- rendering ---------------------------------------------------------------------------
+    def render_views(self, spp: int, seed: int, integrator: str = "prb") -> list[Any]:
+        """Render every view (differentiable w.r.t. values written with gradients enabled).
+
+        Parameters
+        ----------
+        spp : int
+            Samples per pixel.
+        seed : int
+            Seed of the first view; view ``i`` uses ``seed + i``.
+        integrator : {"prb", "projective"}
+
+        Returns
+        -------
+        list of mitsuba.TensorXf
+            ``(H, W, 3)`` linear radiance per view.
+        """
+        import mitsuba as mi
+
+        integ = self.integrators[integrator]
+        return [mi.render(self.scene, self.params, sensor=i, spp=spp, seed=_seed(seed + i), integrator=integ)
+                for i in range(self.n_views)]
+
+    def render_display(self, spp: int, seed: int) -> np.ndarray:
+        """High-spp renders of every view, without gradients.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(V, H, W, 3)`` float32 linear radiance.
+        """
+        import mitsuba as mi
+
+        w, h = self.layout.size
+        per_pass = max(1, min(spp, MAX_SAMPLES_PER_PASS // (w * h)))
+        out = np.zeros((self.n_views, h, w, 3), np.float64)
+        with self._dr.suspend_grad():
+            for i in range(self.n_views):
+                done, k = 0, 0
+                while done < spp:
+                    n = min(per_pass, spp - done)
+                    s = _seed(seed * 7919 + i * 104729 + k)
+                    img = mi.render(self.scene, sensor=i, spp=n, seed=s, integrator=self.integrators["prb"])
+                    out[i] += np.asarray(img, np.float64) * n
+                    done, k = done + n, k + 1
+        return (out / spp).astype(np.float32)
+
+
+def to_drjit(value: np.ndarray) -> Any:
+    """A numpy value as the Dr.Jit type its scene parameter holds.
+
+    ``(3,)`` -> ``Color3f``; scalar -> ``Float``; ``(H, W, 3)`` -> ``TensorXf``.
+    """
+    import mitsuba as mi
+
+    v = np.asarray(value, np.float32)
+    if v.ndim == 0 or v.size == 1:
+        return mi.Float(float(v.reshape(-1)[0]))
+    if v.shape == (3,):
+        return mi.Color3f(float(v[0]), float(v[1]), float(v[2]))
+    return mi.TensorXf(v)

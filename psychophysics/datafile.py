@@ -1,0 +1,323 @@
+"""Session files: the data contract between experiment and analysis.
+
+Files (all in the data folder ``DATA_DIR``)
+-------------------------------------------
+``sub-<participant>_ses-<session>_trials.csv``
+    UTF-8 (no BOM), a header row, then one row per trial, appended, flushed and ``os.fsync``'d
+    when the trial ends (a SIGKILL loses at most the trial in progress). Columns, in this order:
+
+    ======================  ==============================================================
+    participant             participant id, ``[A-Za-z0-9_-]{1,32}``
+    session                 session number, integer >= 1
+    block                   0 = practice block, 1.. = main blocks
+    block_type              ``practice`` or ``main``
+    trial                   1-based index in the planned sequence (the plan file)
+    trial_in_block          1-based index within the block
+    metamer_id              the metamer; ``catch:<scene id>`` / ``catch:_inverted`` for catch trials
+    scene_id                the target scene
+    model_id                the generating model (empty for catch trials)
+    group                   varied parameter group (``catch`` for catch trials)
+    view                    view index (0-based)
+    odd_item                ``target`` or ``metamer`` (catch trials: ``metamer``, the unrelated image)
+    odd_position            1..3 (left to right, or first to third interval)
+    response_key            the key pressed (empty if none)
+    response_position       1..3, empty if no response
+    correct                 0/1; no response = 0
+    rt                      seconds from (first) stimulus onset, empty if none
+    is_catch                0/1
+    frame_interval_mean_ms  mean frame interval during the timed part of the trial (empty if no window)
+    frame_interval_sd_ms    its standard deviation
+    dropped_frames          frame intervals longer than 1.5 refresh periods
+    timestamp               ISO 8601 UTC time when the trial ended
+    ======================  ==============================================================
+
+``sub-<participant>_ses-<session>_session.json`` (the sidecar)
+    Keys: ``participant``, ``session``, ``stimulus_set`` (path), ``stimulus_digest``,
+    ``experiment_config`` (dict), ``versions`` (dict: suite, psychopy, python, ...), ``monitor``
+    (dict), ``frame_rate_hz``, ``started``, ``ended``, ``completed`` (bool), ``n_trials_planned``,
+    ``n_trials_done``, ``observer`` (simulated observer name or null), ``observer_params`` (dict or
+    null); also ``runs`` (one entry per start or resume) and ``durations_frames``. Rewritten
+    atomically (temporary file, fsync, rename).
+
+``sub-<participant>_ses-<session>_plan.json``
+    The planned trial sequence: ``participant``, ``session``, ``seed``, ``stimulus_digest``,
+    ``trials`` (a list of the planned columns ``block`` .. ``is_catch``, in order).
+
+Never overwrite: :meth:`SessionFiles.create` refuses when any of the three files exists;
+:meth:`SessionFiles.resume` checks the rows against the plan and returns the trials still to run.
+
+Examples
+--------
+>>> import tempfile
+>>> f = SessionFiles(tempfile.mkdtemp(), "P01", 1)
+>>> f.trials_csv.name
+'sub-P01_ses-1_trials.csv'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from psychophysics.design import Trial
+from stimuli.errors import MRDError
+
+COLUMNS: tuple[str, ...] = (
+    "participant", "session", "block", "block_type", "trial", "trial_in_block", "metamer_id", "scene_id",
+    "model_id", "group", "view", "odd_item", "odd_position", "response_key", "response_position",
+    "correct", "rt", "is_catch", "frame_interval_mean_ms", "frame_interval_sd_ms", "dropped_frames",
+    "timestamp",
+)
+"""CSV columns, in order."""
+
+PARTICIPANT_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def check_participant(participant: str, session: int) -> None:
+    """Validate a participant id and session number.
+
+    Raises
+    ------
+    MRDError
+        Naming the value and what is valid.
+
+    Examples
+    --------
+    >>> check_participant("P01", 1)
+    >>> check_participant("../x", 1)
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: participant id '../x' is invalid: use 1-32 characters from A-Z a-z 0-9 _ -
+    """
+    if not isinstance(participant, str) or not PARTICIPANT_RE.fullmatch(participant):
+        raise MRDError(f"participant id {participant!r} is invalid: use 1-32 characters from A-Z a-z 0-9 _ -")
+    if isinstance(session, bool) or not isinstance(session, int) or session < 1:
+        raise MRDError(f"session {session!r} is invalid: use an integer >= 1")
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return str(value)
+
+
+class SessionFiles:
+    """The three files of one participant's session.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        The data folder (created if missing).
+    participant : str
+        Participant id (validated).
+    session : int
+        Session number (validated).
+    """
+
+    def __init__(self, data_dir: str | Path, participant: str, session: int) -> None:
+        check_participant(participant, session)
+        self.data_dir = Path(data_dir)
+        self.participant = participant
+        self.session = session
+        stem = f"sub-{participant}_ses-{session}"
+        self.trials_csv = self.data_dir / f"{stem}_trials.csv"
+        self.sidecar_json = self.data_dir / f"{stem}_session.json"
+        self.plan_json = self.data_dir / f"{stem}_plan.json"
+        self._fh: io.TextIOWrapper | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        """The CSV, sidecar and plan paths."""
+        return [self.trials_csv, self.sidecar_json, self.plan_json]
+
+    def exists(self) -> bool:
+        """Whether any of the three files exists."""
+        return any(p.exists() for p in self.paths)
+
+    def ensure_new(self) -> None:
+        """Raise :class:`MRDError` if any file of this participant and session exists."""
+        existing = [str(p) for p in self.paths if p.exists()]
+        if existing:
+            raise MRDError(f"session data already exist for participant '{self.participant}' session "
+                           f"{self.session}: {existing}; use --resume to continue it, or another "
+                           f"--session / --participant / --data-dir")
+
+    def create(self, plan: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        """Start a new session: write plan, sidecar and the CSV header.
+
+        Raises
+        ------
+        MRDError
+            If any file of this participant and session exists (never overwrite).
+        """
+        self.ensure_new()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(self.plan_json, plan)
+        self.write_sidecar(sidecar)
+        with open(self.trials_csv, "x", encoding="utf-8", newline="") as fh:
+            fh.write(",".join(COLUMNS) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(self.data_dir)
+
+    def read_plan(self) -> dict[str, Any]:
+        """The saved plan (dict with ``trials``)."""
+        return self._read_json(self.plan_json)
+
+    def read_sidecar(self) -> dict[str, Any]:
+        """The saved sidecar."""
+        return self._read_json(self.sidecar_json)
+
+    def _read_json(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MRDError(f"{path}: missing; cannot resume this session") from None
+        except json.JSONDecodeError as exc:
+            raise MRDError(f"{path}: not valid JSON ({exc})") from None
+
+    def write_sidecar(self, sidecar: dict[str, Any]) -> None:
+        """Rewrite the sidecar atomically."""
+        _write_json_atomic(self.sidecar_json, sidecar)
+
+    def read_rows(self, repair: bool = False) -> list[dict[str, str]]:
+        """Read the CSV rows (as strings).
+
+        Parameters
+        ----------
+        repair : bool
+            Cut off an incomplete last line (a crash during the write of a row) instead of failing.
+        """
+        raw = self.trials_csv.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            if not repair:
+                raise MRDError(f"{self.trials_csv}: the last row is incomplete (crash while writing)")
+            cut = raw.rfind(b"\n") + 1
+            with open(self.trials_csv, "r+b") as fh:
+                fh.truncate(cut)
+                os.fsync(fh.fileno())
+            raw = raw[:cut]
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8")))
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise MRDError(f"{self.trials_csv}: header {reader.fieldnames} differs from the expected {COLUMNS}")
+        return list(reader)
+
+    def resume(self) -> tuple[dict[str, Any], list[Trial], int]:
+        """Check a started session and find where to continue.
+
+        Returns
+        -------
+        plan : dict
+            The saved plan.
+        trials : list of Trial
+            The whole planned sequence.
+        n_done : int
+            Rows already written; the session continues with ``trials[n_done]``.
+
+        Raises
+        ------
+        MRDError
+            If files are missing or the rows do not follow the plan.
+        """
+        missing = [str(p) for p in self.paths if not p.exists()]
+        if len(missing) == 3:
+            raise MRDError(f"nothing to resume: no data for participant '{self.participant}' session "
+                           f"{self.session} in {self.data_dir}")
+        if missing:
+            raise MRDError(f"cannot resume: {missing} missing (the session files are incomplete)")
+        plan = self.read_plan()
+        trials = [Trial.from_dict(t) for t in plan["trials"]]
+        rows = self.read_rows(repair=True)
+        for i, row in enumerate(rows):
+            if i >= len(trials):
+                raise MRDError(f"{self.trials_csv}: {len(rows)} rows but the plan has {len(trials)} trials")
+            t = trials[i]
+            if (row["trial"], row["metamer_id"], row["odd_position"]) != (
+                    str(t.trial), t.metamer_id, str(t.odd_position)):
+                raise MRDError(f"{self.trials_csv}: row {i + 1} (trial {row['trial']}, {row['metamer_id']}) "
+                               f"does not match planned trial {t.trial} ({t.metamer_id}); cannot resume")
+        return plan, trials, len(rows)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append one trial row; flushed and fsync'd before returning."""
+        if self._fh is None:
+            self._fh = open(self.trials_csv, "a", encoding="utf-8", newline="")
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow([_format(row.get(c)) for c in COLUMNS])
+        self._fh.write(line.getvalue())
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the CSV handle (rows are already on disk)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def trial_row(participant: str, session: int, trial: Trial, response_key: str | None,
+              response_position: int | None, rt: float | None,
+              frame_stats: tuple[float | None, float | None, int | None] = (None, None, None)) -> dict[str, Any]:
+    """Assemble a CSV row from a planned trial and its outcome.
+
+    Examples
+    --------
+    >>> t = Trial(1, "main", 1, 1, "m0", "s0", "net", "shape", 0, "metamer", 2, 0)
+    >>> r = trial_row("P01", 1, t, "2", 2, 0.41)
+    >>> r["correct"], r["response_position"]
+    (1, 2)
+    """
+    row: dict[str, Any] = {"participant": participant, "session": session, **trial.to_dict()}
+    row.update(response_key=response_key or "", response_position=response_position,
+               correct=int(response_position == trial.odd_position), rt=rt,
+               frame_interval_mean_ms=frame_stats[0], frame_interval_sd_ms=frame_stats[1],
+               dropped_frames=frame_stats[2], timestamp=utc_now())
+    return row
+
+
+def new_sidecar(files: SessionFiles, stimulus_set: str | Path, digest: str, config: dict[str, Any],
+                versions: dict[str, str], monitor: dict[str, Any], n_planned: int,
+                observer: str | None, observer_params: dict[str, Any] | None) -> dict[str, Any]:
+    """The sidecar of a new session (``completed`` false, ``ended`` null)."""
+    return {
+        "participant": files.participant, "session": files.session,
+        "stimulus_set": str(Path(stimulus_set).resolve()), "stimulus_digest": digest,
+        "experiment_config": config, "versions": versions, "monitor": monitor, "frame_rate_hz": None,
+        "started": utc_now(), "ended": None, "completed": False, "n_trials_planned": n_planned,
+        "n_trials_done": 0, "observer": observer, "observer_params": observer_params, "runs": [],
+        "durations_frames": None,
+    }

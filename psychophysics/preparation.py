@@ -1,0 +1,188 @@
+"""Everything a session needs before the first trial (no PsychoPy): checks, plan, files.
+
+Shared by the PsychoPy session (:mod:`psychophysics.session`) and the window-less simulation
+(:mod:`psychophysics.simulate`), so both refuse the same inputs and write the same files.
+
+Examples
+--------
+>>> prepare("/nonexistent.h5", "P01", 1, None, "/tmp/data")
+Traceback (most recent call last):
+...
+stimuli.errors.MRDError: stimulus set /nonexistent.h5 failed validation:
+  /nonexistent.h5: no such file
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psychophysics.config import ExperimentConfig, load_config
+from psychophysics.datafile import SessionFiles, check_participant, new_sidecar, utc_now
+from psychophysics.design import Trial, build_plan, items_from_store, session_seed
+from stimuli.errors import MRDError
+
+
+@dataclass
+class Prepared:
+    """A session ready to run.
+
+    Attributes
+    ----------
+    files : SessionFiles
+        The session's files (plan and sidecar written, CSV header present).
+    store : stimuli.StimulusSet
+        The open stimulus set (close it when done).
+    config : ExperimentConfig
+        The config in force (on resume: the saved one).
+    trials : list of Trial
+        The whole planned sequence.
+    n_done : int
+        Trials already done; the session continues at ``trials[n_done]``.
+    rows : list of dict
+        Rows already written (on resume).
+    sidecar : dict
+        The sidecar as it stands.
+    seed : int
+        The plan's seed.
+    """
+
+    files: SessionFiles
+    store: Any
+    config: ExperimentConfig
+    trials: list[Trial]
+    n_done: int
+    sidecar: dict[str, Any]
+    seed: int
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+
+def check_store(path: str | Path) -> None:
+    """Refuse a stimulus set that fails :func:`stimuli.validate_store`, listing the problems."""
+    from stimuli import validate_store
+
+    problems = validate_store(path)
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise MRDError(f"stimulus set {path} failed validation:\n{shown}{more}")
+
+
+def versions(psychopy: bool) -> dict[str, str]:
+    """Software versions for the sidecar."""
+    from importlib import metadata
+
+    from stimuli.version import suite_version
+
+    out = {"suite": suite_version(), "python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("numpy", "h5py", "pydantic", *(["psychopy", "pyglet"] if psychopy else [])):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def prepare(stimuli_path: str | Path, participant: str, session: int, config_path: str | Path | None,
+            data_dir: str | Path, resume: bool = False, observer: str | None = None,
+            observer_params: dict[str, Any] | None = None, uses_psychopy: bool = True,
+            validate: bool = True) -> Prepared:
+    """Check inputs and start (or resume) a session's files.
+
+    Parameters
+    ----------
+    stimuli_path : str or Path
+        The stimulus set (validated with :func:`stimuli.validate_store`).
+    participant : str
+        Participant id, ``[A-Za-z0-9_-]{1,32}``.
+    session : int
+        Session number >= 1.
+    config_path : str, Path or None
+        Experiment config; ``None`` = the shipped default (on resume: the saved config).
+    data_dir : str or Path
+        Data folder.
+    resume : bool
+        Continue an existing session instead of starting one.
+    observer : str, optional
+        Simulated observer name recorded in the sidecar.
+    observer_params : dict, optional
+        Its parameters.
+    uses_psychopy : bool
+        Whether the PsychoPy version belongs in the sidecar.
+    validate : bool
+        Run :func:`check_store` (callers that already did may skip it).
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    MRDError
+        Bad participant id or session, invalid store, existing data without ``resume``, nothing to
+        resume, a finished session, or a store or config that differs from the saved session's.
+    """
+    from stimuli import StimulusSet
+
+    check_participant(participant, session)
+    if validate:
+        check_store(stimuli_path)
+    files = SessionFiles(data_dir, participant, session)
+    if not resume:
+        files.ensure_new()
+    store = StimulusSet(stimuli_path)
+    try:
+        if resume:
+            return _resume(files, store, config_path)
+        config = load_config(config_path)
+        seed = session_seed(config.design.seed, participant, session)
+        items, scene_views = items_from_store(store)
+        trials = build_plan(items, scene_views, config.design, participant, session)
+        plan = {"participant": participant, "session": session, "seed": seed,
+                "stimulus_digest": store.digest, "n_trials": len(trials),
+                "trials": [t.to_dict() for t in trials]}
+        sidecar = new_sidecar(files, stimuli_path, store.digest, config.to_dict(), versions(uses_psychopy),
+                              config.monitor.model_dump(mode="json"), len(trials), observer, observer_params)
+        files.create(plan, sidecar)
+        return Prepared(files, store, config, trials, 0, sidecar, seed)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _resume(files: SessionFiles, store: Any, config_path: str | Path | None) -> Prepared:
+    plan, trials, n_done = files.resume()
+    sidecar = files.read_sidecar()
+    if plan.get("stimulus_digest") != store.digest:
+        raise MRDError(f"cannot resume: {files.plan_json} was planned on stimulus digest "
+                       f"{plan.get('stimulus_digest')}, but {store.path} has digest {store.digest}")
+    config = ExperimentConfig.from_dict(sidecar["experiment_config"], source=str(files.sidecar_json))
+    if config_path is not None and load_config(config_path).to_dict() != config.to_dict():
+        raise MRDError(f"cannot resume with --config {config_path}: it differs from the config saved in "
+                       f"{files.sidecar_json}; leave out --config to resume with the saved one")
+    if n_done >= len(trials):
+        raise MRDError(f"nothing to resume: participant '{files.participant}' session {files.session} "
+                       f"already has all {len(trials)} trials in {files.trials_csv}")
+    rows = files.read_rows()
+    sidecar["n_trials_done"] = n_done
+    return Prepared(files, store, config, trials, n_done, sidecar, int(plan["seed"]), rows)
+
+
+def start_run(prep: Prepared, frame_rate_hz: float | None, extra: dict[str, Any] | None = None) -> None:
+    """Record the start of a run (a new session or a resume) in the sidecar."""
+    run = {"started": utc_now(), "ended": None, "first_trial": prep.n_done + 1, "frame_rate_hz": frame_rate_hz,
+           **(extra or {})}
+    prep.sidecar["runs"].append(run)
+    prep.sidecar["frame_rate_hz"] = frame_rate_hz
+    prep.files.write_sidecar(prep.sidecar)
+
+
+def end_run(prep: Prepared, n_done: int, reason: str) -> None:
+    """Record the end of a run: times, trials done, completed flag, and why it ended."""
+    now = utc_now()
+    prep.sidecar.update(ended=now, n_trials_done=n_done, completed=n_done >= len(prep.trials))
+    if prep.sidecar["runs"]:
+        prep.sidecar["runs"][-1].update(ended=now, last_trial=n_done, end_reason=reason)
+    prep.files.write_sidecar(prep.sidecar)

@@ -1,0 +1,103 @@
+"""Synthetic records and stores for tests and examples (no renderer needed).
+
+Images are smooth colour patches; a metamer differs from its target by a small colour shift that
+grows with its index, so a store built here has items of graded difficulty.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from stimuli import validate_store
+>>> path = os.path.join(tempfile.mkdtemp(), "syn.h5")
+>>> ids = write_synthetic_store(path, n_scenes=2, n_metamers_per_scene=2)
+>>> len(ids), validate_store(path)
+(4, [])
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
+from stimuli.writer import StoreWriter
+
+LAYERS = ["layer_a", "layer_b"]
+
+
+def synthetic_model(model_id: str = "toy") -> ModelRecord:
+    """A model record with two layers and no weights file."""
+    return ModelRecord(model_id, "resnet18", "random", "", "", list(LAYERS), (3, 64, 64), (0.5,) * 3, (0.5,) * 3)
+
+
+def _patch(rgb: np.ndarray, views: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    shade = 0.6 + 0.4 * (1 - (xx - 0.5) ** 2 - (yy - 0.5) ** 2)
+    img = np.stack([np.clip(shade * c, 0, 1) for c in rgb], axis=-1)
+    out = np.stack([np.roll(img, 2 * v, axis=1) for v in range(views)])
+    return out.astype(np.float32) + rng.normal(0, 0.002, out.shape).astype(np.float32)
+
+
+def synthetic_scene(scene_id: str, seed: int = 0, views: int = 2, size: int = 32) -> SceneRecord:
+    """A target scene record with smooth patch images."""
+    rng = np.random.default_rng(seed)
+    rgb = rng.uniform(0.2, 0.8, 3)
+    hdr = _patch(rgb, views, size, rng)
+    return SceneRecord(
+        scene_id=scene_id,
+        description={"type": "synthetic", "seed": seed},
+        params={"material": {"base_color": rgb}, "shape": {"vertices": rng.normal(size=(12, 3))},
+                "lighting": {"radiance": np.array(1.0)}},
+        views=[{"view": v} for v in range(views)],
+        hdr=hdr,
+        display=(np.clip(hdr, 0, 1) * 255).round().astype(np.uint8),
+        spp=16,
+        tone_map="clip-srgb",
+    )
+
+
+def synthetic_metamer(scene: SceneRecord, metamer_id: str, model_id: str, shift: float, seed: int = 0,
+                      group: str = "material", null_draws: int = 4) -> MetamerRecord:
+    """A metamer of ``scene`` whose colour differs by ``shift``; similarity falls as shift grows."""
+    rng = np.random.default_rng(seed)
+    views = scene.display.shape[0]
+    hdr = np.clip(scene.hdr + shift * np.array([1.0, -0.5, 0.2], np.float32), 0, 1).astype(np.float32)
+    cos = np.clip(1 - 0.5 * shift**2 - rng.uniform(0, 1e-4, (views, len(LAYERS))), -1, 1)
+    null_cos = np.clip(1 - rng.uniform(0.05, 0.2, (null_draws, len(LAYERS))), -1, 1)
+    sim = Similarity(list(LAYERS), cos, np.sqrt(2 * (1 - cos)), null_cos, np.sqrt(2 * (1 - null_cos)))
+    base = scene.params["material"]["base_color"]
+    params = {g: dict(v) for g, v in scene.params.items()}
+    final = dict(params)
+    final["material"] = {"base_color": np.clip(base + shift, 0, 1)}
+    null = np.repeat(scene.display[None], null_draws, axis=0)
+    return MetamerRecord(
+        metamer_id=metamer_id, scene_id=scene.scene_id, model_id=model_id, layers=list(LAYERS), group=group,
+        seed=seed, initial_params=params, final_params=final,
+        display=(hdr * 255).round().astype(np.uint8), hdr=hdr, loss=np.linspace(1, 0.01, 10), steps=10,
+        wall_time_s=0.5, converged=True, success=bool(sim.mean_cosine > sim.null_max_cosine), similarity={model_id: sim},
+        physical_distance={"base_color_l2": float(np.sqrt(3) * shift)}, tone_map="clip-srgb", null_display=null,
+        info={"synthetic": True},
+    )
+
+
+def write_synthetic_store(path: str | os.PathLike[str], n_scenes: int = 2, n_metamers_per_scene: int = 3,
+                          views: int = 2, size: int = 32, config_text: str = "synthetic = true\n",
+                          merge_every: int = 8) -> list[str]:
+    """Write (or complete) a synthetic store; return the metamer ids.
+
+    Metamers alternate between the ``material`` and ``shape`` groups; their colour shift grows with
+    their index (0.02, 0.06, 0.10, ...).
+    """
+    ids = []
+    with StoreWriter(path, config_text=config_text, merge_every=merge_every) as w:
+        w.add_model(synthetic_model())
+        for s in range(n_scenes):
+            scene = synthetic_scene(f"scene{s}", seed=s, views=views, size=size)
+            w.add_scene(scene)
+            for k in range(n_metamers_per_scene):
+                mid = f"scene{s}-m{k}"
+                ids.append(mid)
+                if not w.has_metamer(mid):
+                    group = ("material", "shape")[k % 2]
+                    w.add_metamer(synthetic_metamer(scene, mid, "toy", 0.02 + 0.04 * k, seed=100 * s + k, group=group))
+    return ids
