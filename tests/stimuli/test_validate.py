@@ -143,3 +143,12 @@ def test_inspect_text_json_and_export(pristine, tmp_path, capsys):
 
     with StimulusSet(pristine) as s:
         assert np.array_equal(img, s.metamer_display("scene0-m1")[0])
+
+
+def test_contact_sheet_is_drawn_and_not_blank(pristine, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "sheet.png"
+    assert main(["inspect", str(pristine), "--sheet", str(out)]) == 0
+    img = np.asarray(Image.open(out).convert("RGB")).astype(float)
+    assert img.shape[0] > 600 and img.std() > 20  # six rows of pictures, not a blank canvas
