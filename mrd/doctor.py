@@ -126,7 +126,8 @@ def check_torch() -> Check:
 def check_weights() -> Check:
     """The offline default model's weight file is present and has the pinned hash."""
     code, out, err = _run(
-        "import json; from mrd.weights import offline_default_weights as f; p, h = f(); "
+        "import json; from mrd.weights import default_weights_path, verify_sha256, DEFAULT_WEIGHTS_SHA256; "
+        "p = default_weights_path(); h = verify_sha256(p, DEFAULT_WEIGHTS_SHA256); "
         "print(json.dumps({'path': str(p), 'sha256': h}))"
     )
     if code != 0:

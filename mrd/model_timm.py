@@ -10,10 +10,14 @@ Weights (``ModelSpec.weights``):
 * a path: a ``.safetensors``/``.pth`` state dict, matched by name or else by order and shape; a
   classifier of another size (or none) is followed by rebuilding the head.
 
-Layers: when every layer is a ``feature_info`` name, timm's own ``features_only`` wrapper
-computes them (``out_indices`` from the names; the loaded weights are passed through timm's
-``pretrained_cfg_overlay=dict(state_dict=...)`` and checked to have arrived). Otherwise forward hooks
-on ``model.get_submodule(layer)`` collect them, and the forward pass stops once the last one is out.
+Layers: ``feature_info`` names are computed by timm's own ``features_only`` wrapper
+(``out_indices`` from the names; the loaded weights are passed through timm's
+``pretrained_cfg_overlay=dict(state_dict=...)`` and checked to have arrived). Other module paths
+are read with forward hooks on ``model.get_submodule(layer)`` (the forward pass stops once the last
+one is out); a mix of both costs two forward passes. If timm cannot wrap the architecture, hooks
+read the ``feature_info`` modules too. For CNNs the two give identical activations; for ViTs
+``features_only`` gives ``(B, C, H, W)`` maps without prefix tokens, a hook the raw ``(B, N, C)``
+tokens.
 
 Examples
 --------
@@ -41,6 +45,9 @@ from stimuli.records import ModelRecord
 
 RANDOM_SEED = 0
 """Seed of timm's initialisation for ``weights = "random"`` (and for every model build)."""
+
+
+_log = logging.getLogger(__name__)
 
 
 class _Done(Exception):
@@ -105,9 +112,9 @@ def _hub_model(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise MRDError(
             f"model {spec.name!r}: weights = 'hub' could not load pretrained weights through timm "
-            f"({type(exc).__name__}: {first}); no model hub seems reachable. Download a state dict elsewhere "
-            f"and give its path: weights = \"/path/to/{spec.name}.safetensors\" (with weights_sha256 to pin it), "
-            "or use weights = 'random'"
+            f"({type(exc).__name__}: {first}); no model hub seems reachable. Download a state dict "
+            f'elsewhere and give its path: weights = "/path/to/{spec.name}.safetensors" '
+            "(with weights_sha256 to pin it), or use weights = 'random'"
         ) from None
     cfg = getattr(model, "pretrained_cfg", {}) or {}
     return model, str(cfg.get("hf_hub_id") or cfg.get("url") or spec.name)
@@ -192,13 +199,34 @@ def _hook_extractor(model: torch.nn.Module, layers: list[str]) -> Extractor:
     return extract
 
 
+def _missing_weights(feat: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Tensors of a feature wrapper that do not equal the loaded weights.
+
+    Wrappers rename modules (``blocks.0`` -> ``blocks_0``) or nest the model (``model.``), so keys
+    are compared with ``_`` read as ``.`` and leading wrapper segments dropped.
+    """
+    norm = {k.replace("_", "."): v for k, v in state.items()}
+    bad = []
+    for key, value in feat.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        parts = key.replace("_", ".").split(".")
+        found = next((norm[c] for c in (".".join(parts[i:]) for i in range(len(parts))) if c in norm), None)
+        if found is None or found.shape != value.shape or not torch.equal(found, value):
+            bad.append(key)
+    return bad
+
+
 def _features_only(
-    spec: ModelSpec, model: torch.nn.Module, names: list[str], num_classes: int | None
-) -> tuple[torch.nn.Module, Extractor]:
-    idx = sorted({names.index(layer) for layer in spec.layers})
+    spec: ModelSpec, model: torch.nn.Module, names: list[str], layers: list[str], num_classes: int | None
+) -> tuple[torch.nn.Module, Extractor] | None:
+    """timm's ``features_only`` wrapper with ``model``'s weights; None if timm cannot make one that fits."""
+    idx = sorted({names.index(layer) for layer in layers})
     state = model.state_dict()
     kwargs: dict[str, object] = {
-        "features_only": True, "out_indices": tuple(idx), "pretrained": True,
+        "features_only": True,
+        "out_indices": tuple(idx),
+        "pretrained": True,
         "pretrained_cfg_overlay": {"state_dict": state},
     }
     if num_classes is not None:
@@ -208,6 +236,9 @@ def _features_only(
     log.setLevel(logging.ERROR)  # timm warns about the (expected) unused classifier tensors
     try:
         feat = _create(spec.name, **kwargs)
+    except Exception as exc:  # some architectures have no features_only support
+        _log.warning("%s: timm features_only failed (%s); using forward hooks", spec.name, exc)
+        return None
     finally:
         log.setLevel(level)
     for m in feat.modules():  # drop timm's reference to the passed-through state dict
@@ -215,18 +246,15 @@ def _features_only(
         if isinstance(cfg, dict):
             cfg.pop("state_dict", None)
     got = list(feat.feature_info.module_name())
-    if got != [names[i] for i in idx]:
-        raise MRDError(f"model {spec.name!r}: timm features_only gave layers {got}, expected {[names[i] for i in idx]}")
-    norm = {k.replace("_", "."): v for k, v in state.items()}
-    bad = [
-        k for k, v in feat.state_dict().items()
-        if not k.endswith("num_batches_tracked") and not torch.equal(norm.get(k.replace("_", "."), v.new_full((), torch.nan)), v)
-    ]
-    if bad:
-        raise MRDError(
-            f"model {spec.name!r}: timm's features_only wrapper did not receive all weights ({len(bad)} tensors, "
-            f"first {bad[:3]}); name a layer by module path to use forward hooks instead"
+    bad = _missing_weights(feat, state)
+    if got != [names[i] for i in idx] or bad:
+        _log.warning(
+            "%s: timm features_only gave layers %s, %d tensors not from the loaded weights; using hooks",
+            spec.name,
+            got,
+            len(bad),
         )
+        return None
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
         outs = feat(x)
@@ -238,6 +266,13 @@ def _features_only(
 
 def build_timm_model(spec: ModelSpec) -> ModelParts:
     """Build ``spec`` as a timm model: weights, preprocessing record and layer extractor.
+
+    Examples
+    --------
+    >>> from mrd.models import ModelSpec
+    >>> parts = build_timm_model(ModelSpec(name="test_resnet", layers=["layer1.0"], weights="random"))
+    >>> parts.extraction, parts.record.input_size
+    ('hooks', (3, 160, 160))
 
     Raises
     ------
@@ -277,7 +312,18 @@ def build_timm_model(spec: ModelSpec) -> ModelParts:
         mean=tuple(float(v) for v in cfg["mean"]),
         std=tuple(float(v) for v in cfg["std"]),
     )
-    if names and all(layer in names for layer in spec.layers):
-        module, extract = _features_only(spec, model, names, num_classes)
-        return ModelParts(record, module, extract, "features_only")
-    return ModelParts(record, model, _hook_extractor(model, list(spec.layers)), "hooks")
+    named = [layer for layer in spec.layers if layer in names]
+    others = [layer for layer in spec.layers if layer not in names]
+    built = _features_only(spec, model, names, named, num_classes) if named else None
+    if built is None:
+        return ModelParts(record, model, _hook_extractor(model, list(spec.layers)), "hooks")
+    feat, from_features = built
+    if not others:
+        return ModelParts(record, feat, from_features, "features_only")
+    from_hooks = _hook_extractor(model, others)
+
+    def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:  # two passes, so a name always means one thing
+        return {**from_features(x), **from_hooks(x)}
+
+    both = torch.nn.ModuleDict({"features_only": feat, "model": model})
+    return ModelParts(record, both, extract, "features_only+hooks")

@@ -50,11 +50,16 @@ def _call_factory(name: str) -> tuple[ModuleType, torch.nn.Module, list[str]]:
     pymod, factory = _import_factory(name)
     result = factory()
     if (
-        not isinstance(result, Sequence) or len(result) != 2 or not isinstance(result[0], torch.nn.Module)
-        or not isinstance(result[1], Sequence) or not result[1] or not all(isinstance(s, str) for s in result[1])
+        not isinstance(result, Sequence)
+        or len(result) != 2
+        or not isinstance(result[0], torch.nn.Module)
+        or not isinstance(result[1], Sequence)
+        or not result[1]
+        or not all(isinstance(s, str) for s in result[1])
     ):
         raise MRDError(
-            f"model {name!r}: factory() must return (torch.nn.Module, [layer names]), got {type(result).__name__}"
+            f"model {name!r}: factory() must return (torch.nn.Module, [layer names]), "
+            f"got {type(result).__name__}"
         )
     return pymod, result[0], list(result[1])
 
@@ -86,6 +91,12 @@ def _attr(name: str, module: torch.nn.Module, pymod: ModuleType, key: str, defau
 def build_user_model(spec: ModelSpec) -> ModelParts:
     """Build a user module model from ``spec`` (see the module docstring for the contract).
 
+    Examples
+    --------
+    >>> from mrd.models import ModelSpec
+    >>> build_user_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"])).extraction
+    'module'
+
     Raises
     ------
     MRDError
@@ -94,7 +105,9 @@ def build_user_model(spec: ModelSpec) -> ModelParts:
     pymod, module, names = _call_factory(spec.name)
     unknown = [layer for layer in spec.layers if layer not in names]
     if unknown:
-        raise MRDError(f"model {spec.name!r}: unknown layers {unknown} in field 'layers'; the factory provides {names}")
+        raise MRDError(
+            f"model {spec.name!r}: unknown layers {unknown} in field 'layers'; the factory provides {names}"
+        )
     size = _attr(spec.name, module, pymod, "input_size", DEFAULT_INPUT_SIZE, 3)
     if size[0] != 3 or any(v < 1 or v != int(v) for v in size):
         raise MRDError(f"model {spec.name!r}: input_size {size} must be (3, H, W) with positive integers")
@@ -114,18 +127,29 @@ def build_user_model(spec: ModelSpec) -> ModelParts:
     else:
         path = Path(spec.weights).expanduser().resolve()
         sha = W.verify_sha256(path, spec.weights_sha256)
-        state, _how = W.map_state_dict(W.read_state_dict(path), module, what=f"weight file {path} for {spec.name}")
+        state, _how = W.map_state_dict(
+            W.read_state_dict(path), module, what=f"weight file {path} for {spec.name}"
+        )
         module.load_state_dict(state, strict=True)
         source, label = "weights-file", str(path)
     record = ModelRecord(
-        model_id=spec.model_id, name=spec.name, source=source, weight_source=label, weight_sha256=sha,
-        layers=list(spec.layers), input_size=(3, int(size[1]), int(size[2])), mean=mean, std=std,
+        model_id=spec.model_id,
+        name=spec.name,
+        source=source,
+        weight_source=label,
+        weight_sha256=sha,
+        layers=list(spec.layers),
+        input_size=(3, int(size[1]), int(size[2])),
+        mean=mean,
+        std=std,
     )
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = module(x)
         if not isinstance(out, dict):
-            raise MRDError(f"model {spec.name!r}: forward(x) must return a dict of tensors, got {type(out).__name__}")
+            raise MRDError(
+                f"model {spec.name!r}: forward(x) must return a dict of tensors, got {type(out).__name__}"
+            )
         return out
 
     return ModelParts(record, module, extract, "module")

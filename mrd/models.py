@@ -2,9 +2,10 @@
 
 A model is any timm architecture by name, or a user module ``"package.module:factory"``.
 Layers are named the way timm's ``features_only`` names them (``model.feature_info`` module
-names, e.g. ``"blocks.4"`` or ``"layer3"``) or by any module path (``"layer3.1.conv2"``), read
-with forward hooks. Preprocessing (input size, mean/std) comes from the model's pretrained
-config. Weights are described in :mod:`mrd.weights` and :mod:`mrd.model_timm`.
+names, e.g. ``"blocks.4"`` or ``"layer3"``; computed by timm's feature wrapper) or by any module
+path (``"layer3.1.conv2"``; read with forward hooks). Preprocessing (input size, mean/std) comes
+from the model's pretrained config. Weights are described in :mod:`mrd.weights` and
+:mod:`mrd.model_timm`. Recommended layers: :data:`DEFAULT_LAYERS`.
 
 A user module is a function ``factory()`` returning ``(module, layer_names)`` where
 ``module(x)`` returns ``{layer_name: Tensor (B, ...)}`` for a normalised batch ``x``
@@ -181,7 +182,8 @@ class LoadedModel:
     device : torch.device
         Where it runs.
     extraction : str
-        ``"features_only"`` (timm feature wrapper), ``"hooks"`` (forward hooks) or ``"module"`` (user module).
+        ``"features_only"`` (timm feature wrapper), ``"hooks"`` (forward hooks), ``"features_only+hooks"``
+        (both, two passes) or ``"module"`` (user module).
     layer_shapes : dict of str to tuple
         Activation shape (without batch) of each layer at the model's input size.
     """
@@ -228,7 +230,9 @@ class LoadedModel:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise MRDError(f"model {self.record.model_id}: images must be a (B, 3, H, W) tensor, got {shape}")
         if not images.is_floating_point():
-            raise MRDError(f"model {self.record.model_id}: images must be float in [0, 1], got {images.dtype}")
+            raise MRDError(
+                f"model {self.record.model_id}: images must be float in [0, 1], got {images.dtype}"
+            )
         dtype = self._dtype(images)
         x = images.to(device=self.device, dtype=dtype)
         size = tuple(self.record.input_size[1:])
@@ -294,7 +298,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def freeze(module: torch.nn.Module) -> torch.nn.Module:
-    """Eval mode, no parameter gradients, and no in-place activations (so hooked outputs stay intact)."""
+    """Eval mode, no parameter gradients, and no in-place activations (so hooked outputs stay intact).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = freeze(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(inplace=True)))
+    >>> m.training, m[0].weight.requires_grad, m[1].inplace
+    (False, False, False)
+    """
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)
@@ -326,7 +338,7 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedMod
 
     Examples
     --------
-    >>> m = load_model(ModelSpec(name="resnet18", layers=["layer2", "layer3.1.conv2"], weights="random"))
+    >>> m = load_model(ModelSpec(name="resnet18", layers=["layer3.1.conv2"], weights="random"))
     >>> m.record.source, m.extraction, m.layer_shapes["layer3.1.conv2"]
     ('random', 'hooks', (256, 14, 14))
     """

@@ -57,7 +57,9 @@ def _pairs(
         if t.shape[0] == 1 and a.shape[0] > 1:
             t = t.expand(a.shape[0], *t.shape[1:])
         if a.shape != t.shape:
-            raise MRDError(f"similarity: layer {k!r} has shape {tuple(a.shape)} but the target {tuple(t.shape)}")
+            raise MRDError(
+                f"similarity: layer {k!r} has shape {tuple(a.shape)} but the target {tuple(t.shape)}"
+            )
         pairs.append((a.reshape(a.shape[0], -1), t.reshape(t.shape[0], -1)))
     return pairs
 
@@ -93,7 +95,7 @@ def activation_distance(
     --------
     >>> import torch
     >>> t = {"x": torch.tensor([[3.0, 4.0]])}
-    >>> float(activation_distance({"x": torch.tensor([[3.0, 0.0]])}, t))
+    >>> round(float(activation_distance({"x": torch.tensor([[3.0, 0.0]])}, t)), 6)
     0.8
     >>> round(float(activation_distance({"x": torch.tensor([[6.0, 8.0]])}, t, kind="cosine")), 6)
     0.0
@@ -186,16 +188,19 @@ def score_images(
     n_views = target.shape[0]
     if candidate.shape[0] != n_views:
         raise MRDError(f"score: metamer has {candidate.shape[0]} views but its target {n_views}")
+    null = np.zeros((0, n_views, 1, 1, 3), np.uint8) if null_display is None else np.asarray(null_display)
+    if null.size and (null.ndim != 5 or null.shape[1] != n_views):
+        raise MRDError(f"score: null images must be (K, V={n_views}, H, W, 3), got {null.shape}")
+    null_cos = np.zeros((0, len(layers)))
+    null_rel = np.zeros((0, len(layers)))
     with torch.no_grad():
         t_feats = model.features(target)
         cos, rel = layer_similarity(model.features(candidate), t_feats)
-        null = np.zeros((0, n_views, 1, 1, 3), np.uint8) if null_display is None else np.asarray(null_display)
-        null_cos = np.zeros((0, len(layers)))
-        null_rel = np.zeros((0, len(layers)))
         if null.size:
-            if null.ndim != 5 or null.shape[1] != n_views:
-                raise MRDError(f"score: null images must be (K, V={n_views}, H, W, 3), got {null.shape}")
-            pairs = [layer_similarity(model.features(display_to_tensor(views, model.device)), t_feats) for views in null]
+            pairs = [
+                layer_similarity(model.features(display_to_tensor(views, model.device)), t_feats)
+                for views in null
+            ]
             null_cos = np.stack([c.mean(axis=0) for c, _ in pairs])
             null_rel = np.stack([r.mean(axis=0) for _, r in pairs])
     return Similarity(layers=layers, cosine=cos, rel_l2=rel, null_cosine=null_cos, null_rel_l2=null_rel)

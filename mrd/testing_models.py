@@ -57,13 +57,10 @@ class MeanLuminance(torch.nn.Module):
     mean = (0.0, 0.0, 0.0)
     std = (1.0, 1.0, 1.0)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("weights", torch.tensor(REC709_LUMA).view(1, 3, 1, 1))
-
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"luminance": (B, 1)}`` mean relative luminance of each image."""
-        lum = (srgb_to_linear(x) * self.weights.to(x.dtype)).sum(dim=1)
+        lin = srgb_to_linear(x)
+        lum = REC709_LUMA[0] * lin[:, 0] + REC709_LUMA[1] * lin[:, 1] + REC709_LUMA[2] * lin[:, 2]
         return {"luminance": lum.mean(dim=(1, 2)).unsqueeze(1)}
 
 

