@@ -12,6 +12,15 @@ Two entries give the same canonical columns (``participant``, ``item``, ``condit
 * :func:`load_trials_table` reads any tidy CSV of oddity trials (one row per trial) with a
   column mapping, e.g. published data without a stimulus set.
 
+Columns added to the session CSV columns by :func:`load_sessions`: ``responded`` (a response was
+given), ``session_file``, ``scene_id``/``model_id``/``group`` (from the store; the CSV's values are
+checked against it and kept for catch trials), ``success``, ``converged``, ``null_max_cosine``,
+``phys_<name>`` (each physical distance), ``sim:<model>`` and ``sim:<model>:<layer>`` (the metamer's
+cosine similarity under every scoring model, averaged over views, and per layer), ``similarity``
+(per trial: layer-averaged cosine at the view shown, under the similarity model), ``distance``
+(``1 - similarity``), ``item`` (= ``metamer_id``), ``condition`` (``"<group> / <model_id>"``) and
+``analysed``; ``is_catch`` becomes boolean.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -40,11 +49,26 @@ from stimuli import StimulusSet
 from stimuli.errors import MRDError
 
 REQUIRED_TRIAL_COLUMNS = (
-    "participant", "session", "block", "block_type", "trial", "metamer_id", "view",
-    "odd_position", "response_position", "correct", "is_catch",
+    "participant",
+    "session",
+    "block",
+    "block_type",
+    "trial",
+    "metamer_id",
+    "view",
+    "odd_position",
+    "response_position",
+    "correct",
+    "is_catch",
 )
 SIDECAR_KEYS = (
-    "participant", "session", "stimulus_set", "stimulus_digest", "completed", "n_trials_planned", "n_trials_done",
+    "participant",
+    "session",
+    "stimulus_set",
+    "stimulus_digest",
+    "completed",
+    "n_trials_planned",
+    "n_trials_done",
 )
 
 
@@ -103,7 +127,9 @@ def find_sessions(data_dir: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
     for csv in sorted(root.rglob("sub-*_ses-*_trials.csv")):
         sidecar = csv.with_name(csv.name[: -len("_trials.csv")] + "_session.json")
         if not sidecar.exists():
-            raise MRDError(f"{csv}: its session sidecar {sidecar.name} is missing; every session needs both files")
+            raise MRDError(
+                f"{csv}: its session sidecar {sidecar.name} is missing; every session needs both files"
+            )
         pairs.append((csv, sidecar))
     if not pairs:
         raise MRDError(f"{root}: no session files (sub-<participant>_ses-<session>_trials.csv) found")
@@ -117,7 +143,9 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
         raise MRDError(f"{path}: not a readable session sidecar ({exc})") from exc
     missing = [k for k in SIDECAR_KEYS if k not in info]
     if missing:
-        raise MRDError(f"{path}: sidecar keys missing: {', '.join(missing)}; expected {', '.join(SIDECAR_KEYS)}")
+        raise MRDError(
+            f"{path}: sidecar keys missing: {', '.join(missing)}; expected {', '.join(SIDECAR_KEYS)}"
+        )
     return info
 
 
@@ -126,13 +154,16 @@ def _binary(values: pd.Series, path: Path | str, column: str) -> np.ndarray:
     bad = ~num.isin([0, 1])
     if bad.any():
         first = values[bad].iloc[0]
-        raise MRDError(f"{path}: column '{column}' has value {first!r} (row {int(np.flatnonzero(bad)[0]) + 2}); "
-                       "expected 0 or 1")
+        raise MRDError(
+            f"{path}: column '{column}' has value {first!r} (row {int(np.flatnonzero(bad)[0]) + 2}); "
+            "expected 0 or 1"
+        )
     return num.to_numpy(dtype=int)
 
 
-def read_session(csv: Path, sidecar: Path, digest: str | None = None, store: str | None = None
-                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_session(
+    csv: Path, sidecar: Path, digest: str | None = None, store: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one session's trials and sidecar; refuse it if its stimulus digest is foreign.
 
     Parameters
@@ -153,25 +184,33 @@ def read_session(csv: Path, sidecar: Path, digest: str | None = None, store: str
     info = _read_sidecar(sidecar)
     if digest is not None and info["stimulus_digest"] != digest:
         raise MRDError(
-            f"{csv}: session recorded stimulus_digest {str(info['stimulus_digest'])[:16]}... (in {sidecar.name}) "
+            f"{csv}: session recorded stimulus_digest {str(info['stimulus_digest'])[:16]}... "
+            f"(in {sidecar.name}) "
             f"but the stimulus set {store} has digest {digest[:16]}...; this participant saw other stimuli. "
             f"Analyse it with the set it names ({info.get('stimulus_set')}) or move it out of the data folder"
         )
     try:
-        df = pd.read_csv(csv, dtype={"participant": str, "session": str, "metamer_id": str, "response_key": str},
-                         keep_default_na=True)
+        df = pd.read_csv(
+            csv,
+            dtype={"participant": str, "session": str, "metamer_id": str, "response_key": str},
+            keep_default_na=True,
+        )
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise MRDError(f"{csv}: not a readable trials CSV ({exc})") from exc
     missing = [c for c in REQUIRED_TRIAL_COLUMNS if c not in df.columns]
     if missing:
-        raise MRDError(f"{csv}: columns missing: {', '.join(missing)}; a trials CSV needs "
-                       f"{', '.join(REQUIRED_TRIAL_COLUMNS)}")
+        raise MRDError(
+            f"{csv}: columns missing: {', '.join(missing)}; a trials CSV needs "
+            f"{', '.join(REQUIRED_TRIAL_COLUMNS)}"
+        )
     df["correct"] = _binary(df["correct"], csv, "correct")
     df["is_catch"] = _binary(df["is_catch"], csv, "is_catch").astype(bool)
     bad = ~df["block_type"].isin(["practice", "main"])
     if bad.any():
-        raise MRDError(f"{csv}: column 'block_type' has value {df['block_type'][bad].iloc[0]!r}; "
-                       "expected 'practice' or 'main'")
+        raise MRDError(
+            f"{csv}: column 'block_type' has value {df['block_type'][bad].iloc[0]!r}; "
+            "expected 'practice' or 'main'"
+        )
     df["responded"] = df["response_position"].notna()
     df["session_file"] = csv.name
     return df, info
@@ -182,9 +221,16 @@ def _metamer_tables(s: StimulusSet) -> tuple[pd.DataFrame, pd.DataFrame, dict[st
     for xid in s.metamer_ids:
         rec = s.metamer(xid, images=False)
         g = rec.similarity[rec.model_id]
-        row = {"metamer_id": xid, "scene_id": rec.scene_id, "model_id": rec.model_id, "group": rec.group,
-               "success": rec.success, "converged": rec.converged,
-               "similarity": float(np.mean(g.cosine)), "null_max_cosine": g.null_max_cosine}
+        row = {
+            "metamer_id": xid,
+            "scene_id": rec.scene_id,
+            "model_id": rec.model_id,
+            "group": rec.group,
+            "success": rec.success,
+            "converged": rec.converged,
+            "similarity": float(np.mean(g.cosine)),
+            "null_max_cosine": g.null_max_cosine,
+        }
         row.update({f"phys_{k}": float(v) for k, v in rec.physical_distance.items()})
         cos[xid] = {}
         for mid, sim in rec.similarity.items():
@@ -235,8 +281,10 @@ def load_sessions(
         metamers, sim_df, cos = _metamer_tables(s)
         models = list(s.models)
     if similarity_model is not None and similarity_model not in models:
-        raise MRDError(f"{stimuli}: similarity model {similarity_model!r} is not in the store; "
-                       f"models: {', '.join(models)}")
+        raise MRDError(
+            f"{stimuli}: similarity model {similarity_model!r} is not in the store; "
+            f"models: {', '.join(models)}"
+        )
     frames, infos = [], []
     for csv, sidecar in pairs:
         df, info = read_session(csv, sidecar, digest=digest, store=str(stimuli))
@@ -248,22 +296,50 @@ def load_sessions(
     unknown = trials.loc[~catch & ~trials["metamer_id"].isin(known)]
     if len(unknown):
         r = unknown.iloc[0]
-        raise MRDError(f"{r['session_file']}: metamer_id {r['metamer_id']!r} (trial {r['trial']}) is not in {stimuli}")
+        raise MRDError(
+            f"{r['session_file']}: metamer_id {r['metamer_id']!r} (trial {r['trial']}) is not in {stimuli}"
+        )
     trials["is_catch"] = catch
-    trials = trials.drop(columns=[c for c in ("scene_id", "model_id", "group") if c in trials.columns])
+    recorded = {c: trials.pop(c) for c in ("scene_id", "model_id", "group") if c in trials.columns}
     trials = trials.merge(metamers.drop(columns=["similarity", "distance"]), on="metamer_id", how="left")
+    _check_recorded(trials, recorded, stimuli)
     trials["similarity"] = _trial_similarity(trials, cos, similarity_model)
     trials["distance"] = 1.0 - trials["similarity"]
     trials["item"] = trials["metamer_id"]
     trials["condition"] = trials["group"].astype(str) + " / " + trials["model_id"].astype(str)
     trials["analysed"] = (trials["block_type"] == "main") & ~trials["is_catch"]
     sessions = _session_table(infos)
-    source = {"kind": "sessions", "data_dir": str(data_dir), "stimuli": str(stimuli), "digest": digest,
-              "similarity_model": similarity_model or "generating model of each metamer"}
+    source = {
+        "kind": "sessions",
+        "data_dir": str(data_dir),
+        "stimuli": str(stimuli),
+        "digest": digest,
+        "similarity_model": similarity_model or "generating model of each metamer",
+    }
     return LoadedData(trials, sessions, metamers, sim_df, source, ["group", "model_id"])
 
 
-def _trial_similarity(trials: pd.DataFrame, cos: dict[str, dict[str, np.ndarray]], model: str | None) -> np.ndarray:
+def _check_recorded(
+    trials: pd.DataFrame, recorded: dict[str, pd.Series], stimuli: str | os.PathLike[str]
+) -> None:
+    """Check the CSV's scene/model/group against the store; keep the CSV's values for catch trials."""
+    for col, values in recorded.items():
+        csv_vals = values.fillna("").astype(str)
+        store_vals = trials[col]
+        bad = ~trials["is_catch"] & (csv_vals != "") & (csv_vals != store_vals.astype(str))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MRDError(
+                f"{trials['session_file'].iat[i]}: trial {trials['trial'].iat[i]} records {col} "
+                f"{csv_vals.iat[i]!r} for metamer {trials['metamer_id'].iat[i]!r}, but {stimuli} has "
+                f"{store_vals.iat[i]!r}; the session does not belong to this stimulus set"
+            )
+        trials[col] = store_vals.where(~trials["is_catch"], csv_vals.replace("", np.nan))
+
+
+def _trial_similarity(
+    trials: pd.DataFrame, cos: dict[str, dict[str, np.ndarray]], model: str | None
+) -> np.ndarray:
     out = np.full(len(trials), np.nan)
     views = pd.to_numeric(trials["view"], errors="coerce").to_numpy()
     for i, (xid, gen, view) in enumerate(zip(trials["metamer_id"], trials["model_id"], views, strict=True)):
@@ -271,13 +347,17 @@ def _trial_similarity(trials: pd.DataFrame, cos: dict[str, dict[str, np.ndarray]
             continue
         mid = model or gen
         if mid not in cos[xid]:
-            raise MRDError(f"metamer {xid!r} has no similarity under model {mid!r}; run `mrd score` for it first")
+            raise MRDError(
+                f"metamer {xid!r} has no similarity under model {mid!r}; run `mrd score` for it first"
+            )
         c = cos[xid][mid]
         if np.isnan(view):
             out[i] = c.mean()
         elif not 0 <= view < c.shape[0]:
-            raise MRDError(f"{trials['session_file'].iat[i]}: trial {trials['trial'].iat[i]} shows view {view:g} "
-                           f"of metamer {xid!r}, which has views 0..{c.shape[0] - 1}")
+            raise MRDError(
+                f"{trials['session_file'].iat[i]}: trial {trials['trial'].iat[i]} shows view {view:g} "
+                f"of metamer {xid!r}, which has views 0..{c.shape[0] - 1}"
+            )
         else:
             out[i] = c[int(view)].mean()
     return out
@@ -289,16 +369,26 @@ def _session_table(infos: list[tuple[Path, dict[str, Any], pd.DataFrame]]) -> pd
         main = df[df["block_type"] == "main"]
         catch = main[main["metamer_id"].str.startswith("catch:") | main["is_catch"]]
         practice = df[df["block_type"] == "practice"]
-        rows.append({
-            "session_file": csv.name, "participant": str(info["participant"]), "session": str(info["session"]),
-            "observer": info.get("observer", ""), "completed": bool(info["completed"]),
-            "n_trials_planned": info["n_trials_planned"], "n_trials_done": info["n_trials_done"],
-            "n_rows": len(df), "n_main": len(main) - len(catch), "n_practice": len(practice), "n_catch": len(catch),
-            "practice_pc": practice["correct"].mean() if len(practice) else np.nan,
-            "catch_pc": catch["correct"].mean() if len(catch) else np.nan,
-            "missed": int((~df["responded"]).sum()), "started": info.get("started", ""),
-            "frame_rate_hz": info.get("frame_rate_hz", np.nan),
-        })
+        rows.append(
+            {
+                "session_file": csv.name,
+                "participant": str(info["participant"]),
+                "session": str(info["session"]),
+                "observer": info.get("observer", ""),
+                "completed": bool(info["completed"]),
+                "n_trials_planned": info["n_trials_planned"],
+                "n_trials_done": info["n_trials_done"],
+                "n_rows": len(df),
+                "n_main": len(main) - len(catch),
+                "n_practice": len(practice),
+                "n_catch": len(catch),
+                "practice_pc": practice["correct"].mean() if len(practice) else np.nan,
+                "catch_pc": catch["correct"].mean() if len(catch) else np.nan,
+                "missed": int((~df["responded"]).sum()),
+                "started": info.get("started", ""),
+                "frame_rate_hz": info.get("frame_rate_hz", np.nan),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -361,9 +451,11 @@ def load_trials_table(
     wanted = [participant_col, correct_col, *items, *conds] + [c for c in (group_col, x_col) if c]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
-        raise MRDError(f"{path}: column(s) {', '.join(map(repr, missing))} not found; the table has "
-                       f"{', '.join(raw.columns)}. Map them with --participant-col/--item-col/--condition-col/"
-                       "--correct-col")
+        raise MRDError(
+            f"{path}: column(s) {', '.join(map(repr, missing))} not found; the table has "
+            f"{', '.join(raw.columns)}. Map them with --participant-col/--item-col/--condition-col/"
+            "--correct-col"
+        )
     df = raw.copy()
     df["participant"] = raw[participant_col].astype(str)
     df["item"] = raw[items].astype(str).agg(" / ".join, axis=1)
@@ -375,8 +467,19 @@ def load_trials_table(
         if df["distance"].isna().any():
             raise MRDError(f"{path}: column {x_col!r} has non-numeric or empty values; --x-col needs numbers")
     df["analysed"] = True
-    sessions = (df.groupby("participant", sort=True)
-                .agg(n_main=("correct", "size"), pc=("correct", "mean")).reset_index())
-    source = {"kind": "table", "trials": str(path), "participant_col": participant_col, "item_cols": items,
-              "condition_cols": conds, "correct_col": correct_col, "group_col": group_col, "x_col": x_col}
+    sessions = (
+        df.groupby("participant", sort=True)
+        .agg(n_main=("correct", "size"), pc=("correct", "mean"))
+        .reset_index()
+    )
+    source = {
+        "kind": "table",
+        "trials": str(path),
+        "participant_col": participant_col,
+        "item_cols": items,
+        "condition_cols": conds,
+        "correct_col": correct_col,
+        "group_col": group_col,
+        "x_col": x_col,
+    }
     return LoadedData(df, sessions, None, None, source, conds)

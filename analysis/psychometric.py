@@ -1,13 +1,9 @@
 """Psychometric functions of proportion correct against model distance, fitted by maximum likelihood.
 
-``pc(x) = 1/3 + (2/3 - lapse) * F((x / alpha) ** beta)`` with the guess rate fixed at 1/3 (oddity
-chance) and the lapse rate fitted. Two shapes ``F``:
-
-* ``"weibull"``: ``F(u) = 1 - exp(-u)``, the usual Weibull in ``x`` (``alpha`` is the distance at
-  which 63 % of the way from chance to the ceiling is reached, ``beta`` the slope).
-* ``"oddity"``: ``F(u) = (P_odd(u) - 1/3) / (2/3)`` where ``P_odd`` is the oddity model of
-  :mod:`analysis.oddity` and ``u = d' = (x / alpha) ** beta`` a power-law transducer; ``alpha``
-  is the distance giving ``d' = 1``.
+``pc(x) = 1/3 + (2/3 - lapse) * (1 - exp(-(x / alpha) ** beta))``: a Weibull in the model distance
+``x`` with the guess rate fixed at 1/3 (oddity chance) and the lapse rate fitted. ``alpha`` is the
+distance at which performance has gone 63 % of the way from chance to its ceiling ``1 - lapse``;
+``beta`` is the slope.
 
 Parameters are fitted on unconstrained scales (``log alpha``, ``log beta``,
 ``logit(lapse / 0.5)``) with an analytic gradient (scipy L-BFGS-B, several starts). Intervals are
@@ -36,25 +32,15 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis.oddity import GUESS_RATE, pc_derivative, pc_from_dprime
+from analysis.oddity import GUESS_RATE
 
 LAPSE_MAX = 0.5
 """Upper bound of the lapse rate."""
 
-Kind = Literal["weibull", "oddity"]
 PARAMS = ("alpha", "beta", "lapse")
 
 
-def _shape(kind: Kind) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    if kind == "weibull":
-        return (lambda u: -np.expm1(-u)), (lambda u: np.exp(-u))
-    if kind == "oddity":
-        scale = 1.0 / (1.0 - GUESS_RATE)
-        return (lambda u: (pc_from_dprime(u) - GUESS_RATE) * scale), (lambda u: pc_derivative(u) * scale)
-    raise ValueError(f"kind {kind!r} is not one of 'weibull', 'oddity'")
-
-
-def predict(x: np.ndarray, alpha: float, beta: float, lapse: float, kind: Kind = "weibull") -> np.ndarray:
+def predict(x: np.ndarray, alpha: float, beta: float, lapse: float) -> np.ndarray:
     """Proportion correct at distance ``x``.
 
     Examples
@@ -62,34 +48,33 @@ def predict(x: np.ndarray, alpha: float, beta: float, lapse: float, kind: Kind =
     >>> predict(np.array([0.0, 1e9]), 0.1, 2.0, 0.05).round(3).tolist()
     [0.333, 0.95]
     """
-    f, _ = _shape(kind)
     u = (np.maximum(np.asarray(x, dtype=float), 0.0) / alpha) ** beta
-    return GUESS_RATE + (1.0 - GUESS_RATE - lapse) * f(u)
+    return GUESS_RATE - (1.0 - GUESS_RATE - lapse) * np.expm1(-u)
 
 
 def _unpack(theta: np.ndarray) -> tuple[float, float, float]:
     return float(np.exp(theta[0])), float(np.exp(theta[1])), float(LAPSE_MAX / (1.0 + np.exp(-theta[2])))
 
 
-def _nll_grad(theta: np.ndarray, logx: np.ndarray, k: np.ndarray, n: np.ndarray, kind: Kind
-              ) -> tuple[float, np.ndarray]:
-    f, fprime = _shape(kind)
-    a, b = theta[0], theta[1]
+def _nll_grad(theta: np.ndarray, logx: np.ndarray, k: np.ndarray, n: np.ndarray) -> tuple[float, np.ndarray]:
+    a = theta[0]
     alpha, beta, lapse = _unpack(theta)
     logu = np.clip(beta * (logx - a), -700.0, 700.0)
     u = np.exp(logu)
-    fu, fpu = f(u), fprime(u)
+    fu, fpu = -np.expm1(-u), np.exp(-u)
     p = np.clip(GUESS_RATE + (1.0 - GUESS_RATE - lapse) * fu, 1e-12, 1 - 1e-12)
     nll = -float(np.sum(k * np.log(p) + (n - k) * np.log1p(-p)))
     dnll_dp = -(k / p - (n - k) / (1.0 - p))
     amp = 1.0 - GUESS_RATE - lapse
     du_da = -beta * u
     du_db = np.where(u > 0, u * logu, 0.0)
-    grad = np.array([
-        np.sum(dnll_dp * amp * fpu * du_da),
-        np.sum(dnll_dp * amp * fpu * du_db),
-        np.sum(dnll_dp * -fu) * lapse * (1.0 - lapse / LAPSE_MAX),
-    ])
+    grad = np.array(
+        [
+            np.sum(dnll_dp * amp * fpu * du_da),
+            np.sum(dnll_dp * amp * fpu * du_db),
+            np.sum(dnll_dp * -fu) * lapse * (1.0 - lapse / LAPSE_MAX),
+        ]
+    )
     return nll, grad
 
 
@@ -117,7 +102,6 @@ class PsychometricFit:
         Standard errors of ``log alpha, log beta, logit(lapse/0.5)``.
     """
 
-    kind: Kind
     alpha: float
     beta: float
     lapse: float
@@ -131,12 +115,16 @@ class PsychometricFit:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Fitted proportion correct at distance ``x``."""
-        return predict(x, self.alpha, self.beta, self.lapse, self.kind)
+        return predict(x, self.alpha, self.beta, self.lapse)
 
     def table(self) -> pd.DataFrame:
         """One row per parameter: ``parameter, estimate, lo, hi``."""
-        return pd.DataFrame([{"parameter": p, "estimate": getattr(self, p), "lo": self.ci[p][0],
-                              "hi": self.ci[p][1]} for p in PARAMS])
+        return pd.DataFrame(
+            [
+                {"parameter": p, "estimate": getattr(self, p), "lo": self.ci[p][0], "hi": self.ci[p][1]}
+                for p in PARAMS
+            ]
+        )
 
 
 def _aggregate(x: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,19 +134,27 @@ def _aggregate(x: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ux, k, n
 
 
-def _mle(ux: np.ndarray, k: np.ndarray, n: np.ndarray, kind: Kind) -> tuple[np.ndarray, float, bool]:
+def _mle(
+    ux: np.ndarray, k: np.ndarray, n: np.ndarray, start: np.ndarray | None = None
+) -> tuple[np.ndarray, float, bool]:
     logx = np.log(np.maximum(ux, 1e-300))
     pos = ux[ux > 0]
     if pos.size == 0:
         raise ValueError("psychometric fit needs positive distances")
+    bounds = [(np.log(pos.min()) - 5, np.log(pos.max()) + 5), (-3, 3), (-15, 15)]
+    if start is not None:
+        starts = [start]
+    else:
+        starts = [
+            np.array([np.log(np.quantile(pos, q)), b0, np.log(0.05 / (LAPSE_MAX - 0.05))])
+            for q in (0.25, 0.5, 0.75)
+            for b0 in (0.0, np.log(2.0))
+        ]
     best = None
-    for q in (0.25, 0.5, 0.75):
-        for b0 in (0.0, np.log(2.0)):
-            start = np.array([np.log(np.quantile(pos, q)), b0, np.log(0.05 / (LAPSE_MAX - 0.05))])
-            res = optimize.minimize(_nll_grad, start, args=(logx, k, n, kind), jac=True, method="L-BFGS-B",
-                                    bounds=[(np.log(pos.min()) - 5, np.log(pos.max()) + 5), (-3, 3), (-15, 15)])
-            if best is None or res.fun < best.fun:
-                best = res
+    for x0 in starts:
+        res = optimize.minimize(_nll_grad, x0, args=(logx, k, n), jac=True, method="L-BFGS-B", bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
     assert best is not None
     return best.x, float(best.fun), bool(best.success)
 
@@ -166,7 +162,6 @@ def _mle(ux: np.ndarray, k: np.ndarray, n: np.ndarray, kind: Kind) -> tuple[np.n
 def fit_psychometric(
     x: np.ndarray,
     correct: np.ndarray,
-    kind: Kind = "weibull",
     level: float = 0.95,
     ci: Literal["wald", "bootstrap"] = "wald",
     n_boot: int = 200,
@@ -180,8 +175,6 @@ def fit_psychometric(
         Model distance per trial (``>= 0``; larger = more different).
     correct : numpy.ndarray
         0/1 per trial.
-    kind : {"weibull", "oddity"}
-        Shape of the function (see the module notes).
     level : float
         Confidence level.
     ci : {"wald", "bootstrap"}
@@ -199,11 +192,11 @@ def fit_psychometric(
     x = np.asarray(x, dtype=float)
     correct = np.asarray(correct, dtype=float)
     ux, k, n = _aggregate(x, correct)
-    theta, nll, ok = _mle(ux, k, n, kind)
+    theta, nll, ok = _mle(ux, k, n)
     alpha, beta, lapse = _unpack(theta)
     logx = np.log(np.maximum(ux, 1e-300))
     z = stats.norm.ppf(0.5 + level / 2)
-    hess = _hessian(lambda t: _nll_grad(t, logx, k, n, kind)[1], theta)
+    hess = _hessian(lambda t: _nll_grad(t, logx, k, n)[1], theta)
     try:
         cov = np.linalg.inv(hess)
         se = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
@@ -214,15 +207,19 @@ def fit_psychometric(
         lo, hi = _unpack_vec(lo_t), _unpack_vec(hi_t)
     elif ci == "bootstrap":
         rng = np.random.default_rng(seed)
-        p = predict(ux, alpha, beta, lapse, kind)
-        draws = np.array([_unpack(_mle(ux, rng.binomial(n.astype(int), p).astype(float), n, kind)[0])
-                          for _ in range(n_boot)])
+        p = predict(ux, alpha, beta, lapse)
+        draws = np.array(
+            [
+                _unpack(_mle(ux, rng.binomial(n.astype(int), p).astype(float), n, theta)[0])
+                for _ in range(n_boot)
+            ]
+        )
         lo = np.quantile(draws, (1 - level) / 2, axis=0)
         hi = np.quantile(draws, (1 + level) / 2, axis=0)
     else:
         raise ValueError(f"ci {ci!r} is not one of 'wald', 'bootstrap'")
     cis = {p: (float(lo[i]), float(hi[i])) for i, p in enumerate(PARAMS)}
-    return PsychometricFit(kind, alpha, beta, lapse, cis, level, int(n.sum()), -nll, ok, ci, se)
+    return PsychometricFit(alpha, beta, lapse, cis, level, int(n.sum()), -nll, ok, ci, se)
 
 
 def _unpack_vec(theta: np.ndarray) -> np.ndarray:
@@ -234,7 +231,6 @@ def fit_by_group(
     trials: pd.DataFrame,
     x: str = "distance",
     by: str = "group",
-    kind: Kind = "weibull",
     level: float = 0.95,
     min_trials: int = 20,
 ) -> tuple[pd.DataFrame, dict[str, PsychometricFit]]:
@@ -246,8 +242,6 @@ def fit_by_group(
         Analysed trials with ``correct``, ``x`` and ``by`` columns.
     x, by : str
         Distance column and grouping column.
-    kind : {"weibull", "oddity"}
-        Shape.
     level : float
         Confidence level.
     min_trials : int
@@ -265,7 +259,8 @@ def fit_by_group(
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(1)
     >>> d = rng.uniform(0, 0.5, 600)
-    >>> t = pd.DataFrame({"group": "g", "distance": d, "correct": (rng.random(600) < predict(d, .1, 2, .05)) * 1})
+    >>> c = (rng.random(600) < predict(d, 0.1, 2.0, 0.05)).astype(int)
+    >>> t = pd.DataFrame({"group": "g", "distance": d, "correct": c})
     >>> table, fits = fit_by_group(t)
     >>> table["parameter"].tolist()
     ['alpha', 'beta', 'lapse']
@@ -275,12 +270,17 @@ def fit_by_group(
     for g, sub in data.groupby(by, sort=True):
         if len(sub) < min_trials or sub[x].nunique() < 3:
             continue
-        fit = fit_psychometric(sub[x].to_numpy(), sub["correct"].to_numpy(), kind=kind, level=level)
+        fit = fit_psychometric(sub[x].to_numpy(), sub["correct"].to_numpy(), level=level)
         fits[str(g)] = fit
         tab = fit.table()
         tab.insert(0, by, g)
-        tab["n_trials"], tab["loglik"], tab["converged"], tab["kind"] = fit.n_trials, fit.loglik, fit.converged, kind
+        tab["n_trials"], tab["loglik"], tab["converged"] = fit.n_trials, fit.loglik, fit.converged
         rows.append(tab)
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=[by, "parameter", "estimate", "lo", "hi", "n_trials", "loglik", "converged", "kind"])
+    table = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(
+            columns=[by, "parameter", "estimate", "lo", "hi", "n_trials", "loglik", "converged"]
+        )
+    )
     return table, fits

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from analysis.oddity import binomial_ci, dprime_from_counts
@@ -65,7 +64,7 @@ def per_item(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"item": ["a", "b"], "condition": ["c", "c"], "group": ["g", "g"], "correct": [1, 0]})
+    >>> t = pd.DataFrame({"item": ["a", "b"], "condition": "c", "group": "g", "correct": [1, 0]})
     >>> per_item(t)["pc"].tolist()
     [1.0, 0.0]
     """
@@ -134,27 +133,22 @@ def exclusions(trials: pd.DataFrame) -> pd.DataFrame:
     [1, 1]
     """
     t = trials
-    role = pd.DataFrame({
-        "participant": t["participant"],
-        "trials": 1,
-        "analysed": t["analysed"].astype(int),
-        "practice": (t["block_type"] == "practice").astype(int) if "block_type" in t else 0,
-        "catch": (t["is_catch"] & (t["block_type"] == "main")).astype(int) if "is_catch" in t else 0,
-        "missed": (~t["responded"].astype(bool)).astype(int) if "responded" in t else 0,
-        "missed_analysed": ((~t["responded"].astype(bool)) & t["analysed"]).astype(int) if "responded" in t else 0,
-    })
+    role = pd.DataFrame(
+        {
+            "participant": t["participant"],
+            "trials": 1,
+            "analysed": t["analysed"].astype(int),
+            "practice": (t["block_type"] == "practice").astype(int) if "block_type" in t else 0,
+            "catch": (t["is_catch"] & (t["block_type"] == "main")).astype(int) if "is_catch" in t else 0,
+            "missed": (~t["responded"].astype(bool)).astype(int) if "responded" in t else 0,
+            "missed_analysed": ((~t["responded"].astype(bool)) & t["analysed"]).astype(int)
+            if "responded" in t
+            else 0,
+        }
+    )
     out = role.groupby("participant", sort=True).sum().reset_index()
     total = out.drop(columns="participant").sum().to_frame().T
     total.insert(0, "participant", "all")
-    return pd.concat([out, total], ignore_index=True).astype({c: int for c in out.columns if c != "participant"})
-
-
-def mean_or_nan(values: np.ndarray) -> float:
-    """Mean of an array, NaN when empty (no warning).
-
-    Examples
-    --------
-    >>> mean_or_nan(np.array([]))
-    nan
-    """
-    return float(values.mean()) if len(values) else float("nan")
+    return pd.concat([out, total], ignore_index=True).astype(
+        {c: int for c in out.columns if c != "participant"}
+    )

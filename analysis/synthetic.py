@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,28 @@ from stimuli import StimulusSet, StoreWriter
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 
 TRIAL_COLUMNS = (
-    "participant", "session", "block", "block_type", "trial", "trial_in_block", "metamer_id", "scene_id",
-    "model_id", "group", "view", "odd_item", "odd_position", "response_key", "response_position", "correct",
-    "rt", "is_catch", "frame_interval_mean_ms", "frame_interval_sd_ms", "dropped_frames", "timestamp",
+    "participant",
+    "session",
+    "block",
+    "block_type",
+    "trial",
+    "trial_in_block",
+    "metamer_id",
+    "scene_id",
+    "model_id",
+    "group",
+    "view",
+    "odd_item",
+    "odd_position",
+    "response_key",
+    "response_position",
+    "correct",
+    "rt",
+    "is_catch",
+    "frame_interval_mean_ms",
+    "frame_interval_sd_ms",
+    "dropped_frames",
+    "timestamp",
 )
 """Columns of a session trials CSV, in order (the psychophysics data contract)."""
 
@@ -59,7 +78,9 @@ def weibull_pc(x: np.ndarray, alpha: float, beta: float, lapse: float) -> np.nda
     return 1.0 / 3.0 + (2.0 / 3.0 - lapse) * (1.0 - np.exp(-((x / alpha) ** beta)))
 
 
-def _image(rng: np.random.Generator, n_views: int, size: int, base: np.ndarray | None, amount: float) -> np.ndarray:
+def _image(
+    rng: np.random.Generator, n_views: int, size: int, base: np.ndarray | None, amount: float
+) -> np.ndarray:
     if base is None:
         yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
         phase = rng.uniform(0, 2 * np.pi, (n_views, 1, 1, 3))
@@ -73,8 +94,13 @@ def _similarity(rng: np.random.Generator, dist: float, n_views: int, layers: lis
     per_view = dist * rng.uniform(0.8, 1.2, (n_views, 1)) * np.linspace(0.8, 1.2, len(layers))[None, :]
     cos = 1.0 - np.clip(per_view, 0.0, 1.0)
     null = 1.0 - rng.uniform(0.4, 0.6, (3, len(layers)))
-    return Similarity(layers=list(layers), cosine=cos, rel_l2=np.sqrt(2 * (1 - cos)),
-                      null_cosine=null, null_rel_l2=np.sqrt(2 * (1 - null)))
+    return Similarity(
+        layers=list(layers),
+        cosine=cos,
+        rel_l2=np.sqrt(2 * (1 - cos)),
+        null_cosine=null,
+        null_rel_l2=np.sqrt(2 * (1 - null)),
+    )
 
 
 def make_store(
@@ -121,27 +147,56 @@ def make_store(
     layers = ["l1", "l2"]
     with StoreWriter(path, config_text=f"# synthetic analysis test set seed={seed}\n") as w:
         for mid in models:
-            w.add_model(ModelRecord(mid, mid, "random", "", "", layers, (3, size, size), (0.5,) * 3, (0.5,) * 3))
+            w.add_model(
+                ModelRecord(mid, mid, "random", "", "", layers, (3, size, size), (0.5,) * 3, (0.5,) * 3)
+            )
         for s in range(n_scenes):
             sid = f"scene{s:02d}"
             disp = _image(rng, n_views, size, None, 0.0)
             params = {g: {"p": np.array(float(s))} for g in groups}
-            w.add_scene(SceneRecord(sid, {"type": "scene"}, params, [{"fov": 40.0}] * n_views,
-                                    disp.astype(np.float32) / 255, disp, 16, "clip-srgb"))
+            w.add_scene(
+                SceneRecord(
+                    sid,
+                    {"type": "scene"},
+                    params,
+                    [{"fov": 40.0}] * n_views,
+                    disp.astype(np.float32) / 255,
+                    disp,
+                    16,
+                    "clip-srgb",
+                )
+            )
             for g in groups:
                 for m in range(metamers_per_scene):
                     gen = models[m % len(models)]
                     dist = float(np.exp(rng.uniform(*np.log(distance_range))))
-                    sims = {mid: _similarity(rng, dist if mid == gen else min(1.0, 2 * dist), n_views, layers)
-                            for mid in models}
+                    sims = {
+                        mid: _similarity(rng, dist if mid == gen else min(1.0, 2 * dist), n_views, layers)
+                        for mid in models
+                    }
                     mdisp = _image(rng, n_views, size, disp, 2 * dist)
-                    w.add_metamer(MetamerRecord(
-                        metamer_id=f"{sid}-{g}-{m}", scene_id=sid, model_id=gen, layers=layers, group=g,
-                        seed=m, initial_params=params, final_params=params, display=mdisp,
-                        hdr=mdisp.astype(np.float32) / 255, loss=np.geomspace(1, dist, 5), steps=5,
-                        wall_time_s=0.1, converged=True, success=dist < 0.2, similarity=sims,
-                        physical_distance={"param_l2": 10 * dist + rng.uniform(0, 0.1)}, tone_map="clip-srgb",
-                    ))
+                    w.add_metamer(
+                        MetamerRecord(
+                            metamer_id=f"{sid}-{g}-{m}",
+                            scene_id=sid,
+                            model_id=gen,
+                            layers=layers,
+                            group=g,
+                            seed=m,
+                            initial_params=params,
+                            final_params=params,
+                            display=mdisp,
+                            hdr=mdisp.astype(np.float32) / 255,
+                            loss=np.geomspace(1, dist, 5),
+                            steps=5,
+                            wall_time_s=0.1,
+                            converged=True,
+                            success=dist < 0.2,
+                            similarity=sims,
+                            physical_distance={"param_l2": 10 * dist + rng.uniform(0, 0.1)},
+                            tone_map="clip-srgb",
+                        )
+                    )
     return path
 
 
@@ -199,7 +254,7 @@ def simulate_sessions(
             items.append((xid, rec.scene_id, rec.model_id, rec.group, cos))
         scenes = s.scene_ids
     frames = []
-    t0 = datetime(2025, 1, 1, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
     for p in range(n_participants):
         pid = f"P{p + 1:02d}"
         n_done_main = int(0.6 * n_main) if p in incomplete else n_main
@@ -220,28 +275,52 @@ def simulate_sessions(
             resp = odd if correct else int(rng.choice([k for k in (1, 2, 3) if k != odd]))
             missed = rng.random() < 0.005
             block = 0 if practice else 1 + (i - n_practice) // block_size
-            rows.append({
-                "participant": pid, "session": 1, "block": block,
-                "block_type": "practice" if practice else "main", "trial": i + 1,
-                "trial_in_block": (i if practice else (i - n_practice) % block_size) + 1,
-                "metamer_id": xid, "scene_id": sid, "model_id": mid, "group": grp, "view": view,
-                "odd_item": "metamer" if rng.random() < 0.5 else "target", "odd_position": odd,
-                "response_key": "" if missed else str(resp), "response_position": None if missed else resp,
-                "correct": 0 if missed else correct, "rt": None if missed else round(float(rng.gamma(4, 0.2)), 4),
-                "is_catch": int(catch), "frame_interval_mean_ms": 16.67, "frame_interval_sd_ms": 0.2,
-                "dropped_frames": 0, "timestamp": (t0 + timedelta(seconds=3 * i)).isoformat(),
-                "p_true": p_true,
-            })
+            rows.append(
+                {
+                    "participant": pid,
+                    "session": 1,
+                    "block": block,
+                    "block_type": "practice" if practice else "main",
+                    "trial": i + 1,
+                    "trial_in_block": (i if practice else (i - n_practice) % block_size) + 1,
+                    "metamer_id": xid,
+                    "scene_id": sid,
+                    "model_id": mid,
+                    "group": grp,
+                    "view": view,
+                    "odd_item": "metamer" if rng.random() < 0.5 else "target",
+                    "odd_position": odd,
+                    "response_key": "" if missed else str(resp),
+                    "response_position": None if missed else resp,
+                    "correct": 0 if missed else correct,
+                    "rt": None if missed else round(float(rng.gamma(4, 0.2)), 4),
+                    "is_catch": int(catch),
+                    "frame_interval_mean_ms": 16.67,
+                    "frame_interval_sd_ms": 0.2,
+                    "dropped_frames": 0,
+                    "timestamp": (t0 + timedelta(seconds=3 * i)).isoformat(),
+                    "p_true": p_true,
+                }
+            )
         df = pd.DataFrame(rows)
         stem = out_dir / f"sub-{pid}_ses-1"
         df[list(TRIAL_COLUMNS)].to_csv(f"{stem}_trials.csv", index=False)
         sidecar = {
-            "participant": pid, "session": "1", "stimulus_set": str(store), "stimulus_digest": set_digest,
-            "experiment_config": {"presentation": "spatial", "duration_ms": 2000}, "versions": {"analysis": "synthetic"},
-            "monitor": {"name": "synthetic"}, "frame_rate_hz": 60.0, "started": t0.isoformat(),
-            "ended": (t0 + timedelta(minutes=30)).isoformat(), "completed": p not in incomplete,
-            "n_trials_planned": n_practice + n_main, "n_trials_done": len(df),
-            "observer": "simulated", "observer_params": {g: list(v) for g, v in params.items()},
+            "participant": pid,
+            "session": "1",
+            "stimulus_set": str(store),
+            "stimulus_digest": set_digest,
+            "experiment_config": {"presentation": "spatial", "duration_ms": 2000},
+            "versions": {"analysis": "synthetic"},
+            "monitor": {"name": "synthetic"},
+            "frame_rate_hz": 60.0,
+            "started": t0.isoformat(),
+            "ended": (t0 + timedelta(minutes=30)).isoformat(),
+            "completed": p not in incomplete,
+            "n_trials_planned": n_practice + n_main,
+            "n_trials_done": len(df),
+            "observer": "simulated",
+            "observer_params": {g: list(v) for g, v in params.items()},
         }
         Path(f"{stem}_session.json").write_text(json.dumps(sidecar, indent=2))
         Path(f"{stem}_plan.json").write_text(json.dumps({"n_trials": n_practice + n_main}))

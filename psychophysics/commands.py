@@ -13,9 +13,22 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 OBSERVER_NAMES = ("oracle", "chance", "model", "psychometric")
+
+
+def _check_display() -> None:
+    from stimuli.errors import MRDError
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise MRDError(
+            "mrd experiment needs a display (DISPLAY is not set): run it on the lab computer's screen, "
+            'or headless under Xvfb: xvfb-run -a -s "-screen 0 1920x1080x24" mrd experiment ...'
+        )
 
 
 def _experiment(args: argparse.Namespace) -> int:
@@ -26,46 +39,69 @@ def _experiment(args: argparse.Namespace) -> int:
 
     participant, session = args.participant, args.session
     if args.gui:
+        _check_display()
         participant, session = ask_participant(participant, session)
     if not participant:
         raise MRDError("--participant is required (or use --gui to enter it in a dialog)")
-    prep = prepare(args.stimuli, participant, session, args.config, args.data_dir, resume=args.resume,
-                   observer=args.simulate)
+    prep = prepare(
+        args.stimuli,
+        participant,
+        session,
+        args.config,
+        args.data_dir,
+        resume=args.resume,
+        observer=args.simulate,
+        before_start=_check_display,  # after the input checks (no display needed), before any file is written
+    )
     try:
         observer = None
         if args.simulate:
             observer = make_observer(args.simulate, prep.config, prep.store)
             prep.sidecar.update(observer=observer.name, observer_params=observer.params)
         start = prep.n_done
-        n_done, reason = OdditySession(prep, fullscreen=args.fullscreen, observer=observer,
-                                       screenshot_dir=args.screenshot_dir).run()
+        n_done, reason = OdditySession(
+            prep, fullscreen=args.fullscreen, observer=observer, screenshot_dir=args.screenshot_dir
+        ).run()
     finally:
         prep.store.close()
     total = len(prep.trials)
     print(f"{prep.files.trials_csv}: trials {start + 1}..{n_done} of {total} done in this run ({reason})")
     if n_done < total:
-        print(f"to continue: mrd experiment --stimuli {args.stimuli} --participant {participant} "
-              f"--session {session} --data-dir {args.data_dir} --resume")
+        print(
+            f"to continue: mrd experiment --stimuli {args.stimuli} --participant {participant} "
+            f"--session {session} --data-dir {args.data_dir} --resume"
+        )
     return 143 if reason == "SIGTERM" else 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from psychophysics.simulate import simulate_participants, summary
 
-    paths = simulate_participants(args.stimuli, args.observers, args.observer, args.data_dir, seed=args.seed,
-                                  config_path=args.config, session=args.session)
+    paths = simulate_participants(
+        args.stimuli,
+        args.observers,
+        args.observer,
+        args.data_dir,
+        seed=args.seed,
+        config_path=args.config,
+        session=args.session,
+    )
     s = summary(paths)
-    print(f"{s['participants']} simulated participants ({args.observer}) in {args.data_dir}: "
-          f"{s['main_trials']} main trials, proportion correct {s['proportion_correct']:.3f}")
+    print(
+        f"{s['participants']} simulated participants ({args.observer}) in {args.data_dir}: "
+        f"{s['main_trials']} main trials, proportion correct {s['proportion_correct']:.3f}"
+    )
     return 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``experiment`` and ``simulate`` to the ``mrd`` command line."""
     p = subparsers.add_parser(
-        "experiment", help="run the oddity experiment (PsychoPy) on a stimulus set",
+        "experiment",
+        help="run the oddity experiment (PsychoPy) on a stimulus set",
         description="Run an oddity session. Data go to DATA_DIR/sub-<ID>_ses-<N>_{trials.csv,session.json,"
-                    "plan.json}, one row per trial, written as each trial ends. Escape ends safely.")
+        "plan.json}, one row per trial, written as each trial ends. Escape ends safely.",
+    )
     p.add_argument("--stimuli", required=True, metavar="SET.h5", help="the stimulus set")
     p.add_argument("--participant", metavar="ID", help="participant id: 1-32 of A-Z a-z 0-9 _ -")
     p.add_argument("--session", type=int, default=1, metavar="N", help="session number >= 1 (default 1)")
@@ -73,21 +109,37 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default="data", metavar="DIR", help="data folder (default ./data)")
     p.add_argument("--fullscreen", action="store_true", help="full screen at the monitor resolution")
     p.add_argument("--gui", action="store_true", help="ask participant and session in a dialog (needs Qt)")
-    p.add_argument("--simulate", choices=OBSERVER_NAMES, metavar="NAME",
-                   help=f"a simulated observer answers through key events: {', '.join(OBSERVER_NAMES)}")
-    p.add_argument("--resume", action="store_true", help="continue this participant's session where it stopped")
-    p.add_argument("--screenshot-dir", metavar="DIR",
-                   help="save each trial's first stimulus frame as PNG (costs one frame per trial)")
+    p.add_argument(
+        "--simulate",
+        choices=OBSERVER_NAMES,
+        metavar="NAME",
+        help=f"a simulated observer answers through key events: {', '.join(OBSERVER_NAMES)}",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue this participant's session where it stopped"
+    )
+    p.add_argument(
+        "--screenshot-dir",
+        metavar="DIR",
+        help="save each trial's first stimulus frame as PNG (costs one frame per trial)",
+    )
     p.set_defaults(func=_experiment)
 
     s = subparsers.add_parser(
-        "simulate", help="simulated participants without a window (same design and data files)",
+        "simulate",
+        help="simulated participants without a window (same design and data files)",
         description="Run N simulated participants sim01.. through the experiment design and write their "
-                    "session files, without opening a window.")
+        "session files, without opening a window.",
+    )
     s.add_argument("stimuli", metavar="SET.h5", help="the stimulus set")
     s.add_argument("--observers", type=int, default=1, metavar="N", help="number of participants (default 1)")
-    s.add_argument("--observer", required=True, choices=OBSERVER_NAMES, metavar="NAME",
-                   help=f"observer: {', '.join(OBSERVER_NAMES)}")
+    s.add_argument(
+        "--observer",
+        required=True,
+        choices=OBSERVER_NAMES,
+        metavar="NAME",
+        help=f"observer: {', '.join(OBSERVER_NAMES)}",
+    )
     s.add_argument("--data-dir", default="data", metavar="DIR", help="data folder (default ./data)")
     s.add_argument("--seed", type=int, default=0, help="seed of the observers' random draws")
     s.add_argument("--config", metavar="EXP.toml", help="experiment config (design, observer parameters)")

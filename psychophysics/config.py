@@ -68,9 +68,9 @@ class Presentation(_Strict):
         "Press the key for the odd one out:\n{keys}\n\nPress {proceed} to start."
     )
 
-    _colours = field_validator(
-        "background", "fixation_colour", "correct_colour", "incorrect_colour"
-    )(_check_colour)
+    _colours = field_validator("background", "fixation_colour", "correct_colour", "incorrect_colour")(
+        _check_colour
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> Presentation:

@@ -4,7 +4,8 @@ Files (all in the data folder ``DATA_DIR``)
 -------------------------------------------
 ``sub-<participant>_ses-<session>_trials.csv``
     UTF-8 (no BOM), a header row, then one row per trial, appended, flushed and ``os.fsync``'d
-    when the trial ends (a SIGKILL loses at most the trial in progress). Columns, in this order:
+    when the trial ends (a SIGKILL loses at most the trial in progress; ``mrd simulate`` fsyncs
+    once per simulated participant instead). Columns, in this order:
 
     ======================  ==============================================================
     participant             participant id, ``[A-Za-z0-9_-]{1,32}``
@@ -61,7 +62,7 @@ import io
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,27 @@ from psychophysics.design import Trial
 from stimuli.errors import MRDError
 
 COLUMNS: tuple[str, ...] = (
-    "participant", "session", "block", "block_type", "trial", "trial_in_block", "metamer_id", "scene_id",
-    "model_id", "group", "view", "odd_item", "odd_position", "response_key", "response_position",
-    "correct", "rt", "is_catch", "frame_interval_mean_ms", "frame_interval_sd_ms", "dropped_frames",
+    "participant",
+    "session",
+    "block",
+    "block_type",
+    "trial",
+    "trial_in_block",
+    "metamer_id",
+    "scene_id",
+    "model_id",
+    "group",
+    "view",
+    "odd_item",
+    "odd_position",
+    "response_key",
+    "response_position",
+    "correct",
+    "rt",
+    "is_catch",
+    "frame_interval_mean_ms",
+    "frame_interval_sd_ms",
+    "dropped_frames",
     "timestamp",
 )
 """CSV columns, in order."""
@@ -103,7 +122,7 @@ def check_participant(participant: str, session: int) -> None:
 
 def utc_now() -> str:
     """Current UTC time, ISO 8601."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -114,10 +133,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _json_default(obj: Any) -> Any:
+    """numpy scalars and arrays as plain numbers and lists."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
+        json.dump(data, fh, indent=2, default=_json_default)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -146,6 +172,13 @@ class SessionFiles:
         Participant id (validated).
     session : int
         Session number (validated).
+
+    Attributes
+    ----------
+    fsync_each_row : bool
+        ``True`` (the default, and always for a real session): every row is fsync'd as it is
+        written. The window-less simulation sets it ``False`` and fsyncs once per participant
+        (a simulation can simply be re-run; 4 ms per fsync would dominate its run time).
     """
 
     def __init__(self, data_dir: str | Path, participant: str, session: int) -> None:
@@ -158,6 +191,7 @@ class SessionFiles:
         self.sidecar_json = self.data_dir / f"{stem}_session.json"
         self.plan_json = self.data_dir / f"{stem}_plan.json"
         self._fh: io.TextIOWrapper | None = None
+        self.fsync_each_row = True
 
     @property
     def paths(self) -> list[Path]:
@@ -172,9 +206,11 @@ class SessionFiles:
         """Raise :class:`MRDError` if any file of this participant and session exists."""
         existing = [str(p) for p in self.paths if p.exists()]
         if existing:
-            raise MRDError(f"session data already exist for participant '{self.participant}' session "
-                           f"{self.session}: {existing}; use --resume to continue it, or another "
-                           f"--session / --participant / --data-dir")
+            raise MRDError(
+                f"session data already exist for participant '{self.participant}' session "
+                f"{self.session}: {existing}; use --resume to continue it, or another "
+                f"--session / --participant / --data-dir"
+            )
 
     def create(self, plan: dict[str, Any], sidecar: dict[str, Any]) -> None:
         """Start a new session: write plan, sidecar and the CSV header.
@@ -233,7 +269,9 @@ class SessionFiles:
             raw = raw[:cut]
         reader = csv.DictReader(io.StringIO(raw.decode("utf-8")))
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise MRDError(f"{self.trials_csv}: header {reader.fieldnames} differs from the expected {COLUMNS}")
+            raise MRDError(
+                f"{self.trials_csv}: header {reader.fieldnames} differs from the expected {COLUMNS}"
+            )
         return list(reader)
 
     def resume(self) -> tuple[dict[str, Any], list[Trial], int]:
@@ -255,8 +293,10 @@ class SessionFiles:
         """
         missing = [str(p) for p in self.paths if not p.exists()]
         if len(missing) == 3:
-            raise MRDError(f"nothing to resume: no data for participant '{self.participant}' session "
-                           f"{self.session} in {self.data_dir}")
+            raise MRDError(
+                f"nothing to resume: no data for participant '{self.participant}' session "
+                f"{self.session} in {self.data_dir}"
+            )
         if missing:
             raise MRDError(f"cannot resume: {missing} missing (the session files are incomplete)")
         plan = self.read_plan()
@@ -267,31 +307,45 @@ class SessionFiles:
                 raise MRDError(f"{self.trials_csv}: {len(rows)} rows but the plan has {len(trials)} trials")
             t = trials[i]
             if (row["trial"], row["metamer_id"], row["odd_position"]) != (
-                    str(t.trial), t.metamer_id, str(t.odd_position)):
-                raise MRDError(f"{self.trials_csv}: row {i + 1} (trial {row['trial']}, {row['metamer_id']}) "
-                               f"does not match planned trial {t.trial} ({t.metamer_id}); cannot resume")
+                str(t.trial),
+                t.metamer_id,
+                str(t.odd_position),
+            ):
+                raise MRDError(
+                    f"{self.trials_csv}: row {i + 1} (trial {row['trial']}, {row['metamer_id']}) "
+                    f"does not match planned trial {t.trial} ({t.metamer_id}); cannot resume"
+                )
         return plan, trials, len(rows)
 
     def append(self, row: dict[str, Any]) -> None:
-        """Append one trial row; flushed and fsync'd before returning."""
+        """Append one trial row; flushed and (if ``fsync_each_row``) fsync'd before returning."""
         if self._fh is None:
-            self._fh = open(self.trials_csv, "a", encoding="utf-8", newline="")
+            self._fh = open(self.trials_csv, "a", encoding="utf-8", newline="")  # noqa: SIM115 (kept open)
         line = io.StringIO()
         csv.writer(line, lineterminator="\n").writerow([_format(row.get(c)) for c in COLUMNS])
         self._fh.write(line.getvalue())
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self.fsync_each_row:
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        """Close the CSV handle (rows are already on disk)."""
+        """fsync and close the CSV handle."""
         if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
 
 
-def trial_row(participant: str, session: int, trial: Trial, response_key: str | None,
-              response_position: int | None, rt: float | None,
-              frame_stats: tuple[float | None, float | None, int | None] = (None, None, None)) -> dict[str, Any]:
+def trial_row(
+    participant: str,
+    session: int,
+    trial: Trial,
+    response_key: str | None,
+    response_position: int | None,
+    rt: float | None,
+    frame_stats: tuple[float | None, float | None, int | None] = (None, None, None),
+) -> dict[str, Any]:
     """Assemble a CSV row from a planned trial and its outcome.
 
     Examples
@@ -302,22 +356,47 @@ def trial_row(participant: str, session: int, trial: Trial, response_key: str | 
     (1, 2)
     """
     row: dict[str, Any] = {"participant": participant, "session": session, **trial.to_dict()}
-    row.update(response_key=response_key or "", response_position=response_position,
-               correct=int(response_position == trial.odd_position), rt=rt,
-               frame_interval_mean_ms=frame_stats[0], frame_interval_sd_ms=frame_stats[1],
-               dropped_frames=frame_stats[2], timestamp=utc_now())
+    row.update(
+        response_key=response_key or "",
+        response_position=response_position,
+        correct=int(response_position == trial.odd_position),
+        rt=rt,
+        frame_interval_mean_ms=frame_stats[0],
+        frame_interval_sd_ms=frame_stats[1],
+        dropped_frames=frame_stats[2],
+        timestamp=utc_now(),
+    )
     return row
 
 
-def new_sidecar(files: SessionFiles, stimulus_set: str | Path, digest: str, config: dict[str, Any],
-                versions: dict[str, str], monitor: dict[str, Any], n_planned: int,
-                observer: str | None, observer_params: dict[str, Any] | None) -> dict[str, Any]:
+def new_sidecar(
+    files: SessionFiles,
+    stimulus_set: str | Path,
+    digest: str,
+    config: dict[str, Any],
+    versions: dict[str, str],
+    monitor: dict[str, Any],
+    n_planned: int,
+    observer: str | None,
+    observer_params: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The sidecar of a new session (``completed`` false, ``ended`` null)."""
     return {
-        "participant": files.participant, "session": files.session,
-        "stimulus_set": str(Path(stimulus_set).resolve()), "stimulus_digest": digest,
-        "experiment_config": config, "versions": versions, "monitor": monitor, "frame_rate_hz": None,
-        "started": utc_now(), "ended": None, "completed": False, "n_trials_planned": n_planned,
-        "n_trials_done": 0, "observer": observer, "observer_params": observer_params, "runs": [],
+        "participant": files.participant,
+        "session": files.session,
+        "stimulus_set": str(Path(stimulus_set).resolve()),
+        "stimulus_digest": digest,
+        "experiment_config": config,
+        "versions": versions,
+        "monitor": monitor,
+        "frame_rate_hz": None,
+        "started": utc_now(),
+        "ended": None,
+        "completed": False,
+        "n_trials_planned": n_planned,
+        "n_trials_done": 0,
+        "observer": observer,
+        "observer_params": observer_params,
+        "runs": [],
         "durations_frames": None,
     }

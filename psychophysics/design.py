@@ -23,7 +23,8 @@ the session (:mod:`psychophysics.datafile`).
 Examples
 --------
 >>> from psychophysics.config import Design
->>> items = [Item("m0", "s0", "net", "material", 2, True, 0.9), Item("m1", "s0", "net", "shape", 2, True, 0.5)]
+>>> items = [Item("m0", "s0", "net", "material", 2, True, 0.9),
+...          Item("m1", "s0", "net", "shape", 2, True, 0.5)]
 >>> plan = build_plan(items, {"s0": 2}, Design(practice_trials=4, break_every=4), "P01", 1)
 >>> len(plan), plan[0].block_type, plan[-1].block
 (12, 'practice', 2)
@@ -68,7 +69,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Trial:
-    """One planned trial; its fields are the planned part of a CSV row (see :mod:`~psychophysics.datafile`)."""
+    """One planned trial: the planned part of a CSV row (see :mod:`~psychophysics.datafile`)."""
 
     block: int
     block_type: str
@@ -123,8 +124,17 @@ def items_from_store(store: _StoreLike) -> tuple[list[Item], dict[str, int]]:
         rec = store.metamer(xid, images=False)
         sim = rec.similarity.get(rec.model_id)
         mean_cos = sim.mean_cosine if sim is not None else math.nan
-        items.append(Item(xid, rec.scene_id, rec.model_id, rec.group, scene_views[rec.scene_id],
-                          bool(rec.success), mean_cos))
+        items.append(
+            Item(
+                xid,
+                rec.scene_id,
+                rec.model_id,
+                rec.group,
+                scene_views[rec.scene_id],
+                bool(rec.success),
+                mean_cos,
+            )
+        )
     return items, scene_views
 
 
@@ -142,7 +152,8 @@ def session_seed(base: int, participant: str, session: int) -> int:
 
 def _select(items: list[Item], design: Design) -> list[Item]:
     chosen = [
-        it for it in items
+        it
+        for it in items
         if (not design.models or it.model_id in design.models)
         and (not design.groups or it.group in design.groups)
         and (it.success or not design.only_successful)
@@ -156,8 +167,10 @@ def _cells(items: list[Item], design: Design, where: str) -> list[tuple[Item, in
         views = design.views or list(range(it.n_views))
         for v in views:
             if v >= it.n_views:
-                raise MRDError(f"design.views: view {v} does not exist for metamer '{it.metamer_id}' "
-                               f"({where}), which has views 0..{it.n_views - 1}")
+                raise MRDError(
+                    f"design.views: view {v} does not exist for metamer '{it.metamer_id}' "
+                    f"({where}), which has views 0..{it.n_views - 1}"
+                )
             for odd in design.odd_items:
                 cells.append((it, v, odd))
     return cells
@@ -177,16 +190,27 @@ def _spread_repeats(rows: list[dict[str, Any]], rng: random.Random) -> None:
             continue
         for j in range(i + 1, len(rows)):
             ok_here = rows[j]["metamer_id"] != rows[i - 1]["metamer_id"]
-            ok_there = (rows[i]["metamer_id"] != rows[j - 1]["metamer_id"]
-                        and (j + 1 == len(rows) or rows[i]["metamer_id"] != rows[j + 1]["metamer_id"]))
+            ok_there = rows[i]["metamer_id"] != rows[j - 1]["metamer_id"] and (
+                j + 1 == len(rows) or rows[i]["metamer_id"] != rows[j + 1]["metamer_id"]
+            )
             if ok_here and ok_there:
                 rows[i], rows[j] = rows[j], rows[i]
                 break
 
 
 def _rows_from_cells(cells: list[tuple[Item, int, str]], rng: random.Random) -> list[dict[str, Any]]:
-    rows = [dict(metamer_id=it.metamer_id, scene_id=it.scene_id, model_id=it.model_id, group=it.group,
-                 view=v, odd_item=odd, is_catch=0) for it, v, odd in cells]
+    rows = [
+        dict(
+            metamer_id=it.metamer_id,
+            scene_id=it.scene_id,
+            model_id=it.model_id,
+            group=it.group,
+            view=v,
+            odd_item=odd,
+            is_catch=0,
+        )
+        for it, v, odd in cells
+    ]
     for odd in ("metamer", "target"):
         same = [r for r in rows if r["odd_item"] == odd]
         for r, p in zip(same, _balanced_positions(len(same), rng), strict=True):
@@ -194,20 +218,32 @@ def _rows_from_cells(cells: list[tuple[Item, int, str]], rng: random.Random) -> 
     return rows
 
 
-def _catch_rows(cells: list[tuple[Item, int, str]], scene_views: dict[str, int], n: int,
-                rng: random.Random) -> list[dict[str, Any]]:
+def _catch_rows(
+    cells: list[tuple[Item, int, str]], scene_views: dict[str, int], n: int, rng: random.Random
+) -> list[dict[str, Any]]:
     rows = []
     for p in _balanced_positions(n, rng):
         it, v, _ = rng.choice(cells)
         others = sorted(s for s in scene_views if s != it.scene_id)
         foreign = f"catch:{rng.choice(others)}" if others else "catch:_inverted"
-        rows.append(dict(metamer_id=foreign, scene_id=it.scene_id, model_id="", group="catch", view=v,
-                         odd_item="metamer", is_catch=1, odd_position=p))
+        rows.append(
+            dict(
+                metamer_id=foreign,
+                scene_id=it.scene_id,
+                model_id="",
+                group="catch",
+                view=v,
+                odd_item="metamer",
+                is_catch=1,
+                odd_position=p,
+            )
+        )
     return rows
 
 
-def build_plan(items: list[Item], scene_views: dict[str, int], design: Design, participant: str,
-               session: int) -> list[Trial]:
+def build_plan(
+    items: list[Item], scene_views: dict[str, int], design: Design, participant: str, session: int
+) -> list[Trial]:
     """Plan a session: practice block (block 0) then main blocks.
 
     Parameters
@@ -241,16 +277,20 @@ def build_plan(items: list[Item], scene_views: dict[str, int], design: Design, p
         if design.practice_source == "own":
             missing = [m for m in design.practice_metamers if m not in known]
             if missing:
-                raise MRDError(f"design.practice_metamers: {missing} not in the stimulus set "
-                               f"(it has {sorted(known)[:10]}...)")
+                raise MRDError(
+                    f"design.practice_metamers: {missing} not in the stimulus set "
+                    f"(it has {sorted(known)[:10]}...)"
+                )
             practice_items = [known[m] for m in design.practice_metamers]
             main_items = [it for it in main_items if it.metamer_id not in design.practice_metamers]
         else:
             ranked = sorted(main_items or items, key=lambda it: (_nan_last(it.similarity), it.metamer_id))
             practice_items = ranked
     if not main_items:
-        raise MRDError(f"design selects no metamers (models={design.models}, groups={design.groups}, "
-                       f"only_successful={design.only_successful}); the stimulus set has {len(items)}")
+        raise MRDError(
+            f"design selects no metamers (models={design.models}, groups={design.groups}, "
+            f"only_successful={design.only_successful}); the stimulus set has {len(items)}"
+        )
 
     main_cells = _cells(main_items, design, "main") * design.repeats
     rows = _rows_from_cells(main_cells, rng)
@@ -269,8 +309,15 @@ def build_plan(items: list[Item], scene_views: dict[str, int], design: Design, p
     for i, r in enumerate(practice_rows):
         trials.append(Trial(block=0, block_type="practice", trial=len(trials) + 1, trial_in_block=i + 1, **r))
     for i, r in enumerate(rows):
-        trials.append(Trial(block=i // size + 1, block_type="main", trial=len(trials) + 1,
-                            trial_in_block=i % size + 1, **r))
+        trials.append(
+            Trial(
+                block=i // size + 1,
+                block_type="main",
+                trial=len(trials) + 1,
+                trial_in_block=i % size + 1,
+                **r,
+            )
+        )
     return trials
 
 

@@ -59,12 +59,15 @@ def oddity_pc_differencing(dprime: float) -> float:
     >>> round(oddity_pc_differencing(2.0), 3)
     0.605
     """
-    from scipy import integrate, stats
+    from scipy import integrate, special
 
     a, b = math.sqrt(3.0), dprime * math.sqrt(2.0 / 3.0)
+    norm_pdf = 1.0 / math.sqrt(2.0 * math.pi)
 
     def f(z: float) -> float:
-        return float((stats.norm.cdf(-z * a + b) + stats.norm.cdf(-z * a - b)) * stats.norm.pdf(z))
+        return float(
+            (special.ndtr(-z * a + b) + special.ndtr(-z * a - b)) * norm_pdf * math.exp(-0.5 * z * z)
+        )
 
     return 2.0 * integrate.quad(f, 0.0, np.inf)[0]
 
@@ -79,8 +82,9 @@ class SimilarityTable:
     generating : dict of str to str
     """
 
-    def __init__(self, table: dict[str, dict[str, tuple[list[str], np.ndarray]]],
-                 generating: dict[str, str]) -> None:
+    def __init__(
+        self, table: dict[str, dict[str, tuple[list[str], np.ndarray]]], generating: dict[str, str]
+    ) -> None:
         self.table = table
         self.generating = generating
 
@@ -91,7 +95,9 @@ class SimilarityTable:
         for xid in store.metamer_ids:
             rec = store.metamer(xid, images=False)
             generating[xid] = rec.model_id
-            table[xid] = {mid: (list(s.layers), np.asarray(s.cosine, float)) for mid, s in rec.similarity.items()}
+            table[xid] = {
+                mid: (list(s.layers), np.asarray(s.cosine, float)) for mid, s in rec.similarity.items()
+            }
         return cls(table, generating)
 
     def cosine(self, metamer_id: str, model_id: str, layer: str, view: int | None) -> float:
@@ -117,8 +123,10 @@ class SimilarityTable:
             raise MRDError(f"metamer '{metamer_id}' is not in the stimulus set")
         mid = model_id or self.generating[metamer_id]
         if mid not in sims:
-            raise MRDError(f"observer model_id '{mid}': metamer '{metamer_id}' has similarities only for "
-                           f"{sorted(sims)} (add more with `mrd score`)")
+            raise MRDError(
+                f"observer model_id '{mid}': metamer '{metamer_id}' has similarities only for "
+                f"{sorted(sims)} (add more with `mrd score`)"
+            )
         layers, cos = sims[mid]
         if layer:
             if layer not in layers:

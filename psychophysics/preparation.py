@@ -15,13 +15,14 @@ stimuli.errors.MRDError: stimulus set /nonexistent.h5 failed validation:
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from psychophysics.config import ExperimentConfig, load_config
 from psychophysics.datafile import SessionFiles, check_participant, new_sidecar, utc_now
-from psychophysics.design import Trial, build_plan, items_from_store, session_seed
+from psychophysics.design import Item, Trial, build_plan, items_from_store, session_seed
 from stimuli.errors import MRDError
 
 
@@ -85,10 +86,20 @@ def versions(psychopy: bool) -> dict[str, str]:
     return out
 
 
-def prepare(stimuli_path: str | Path, participant: str, session: int, config_path: str | Path | None,
-            data_dir: str | Path, resume: bool = False, observer: str | None = None,
-            observer_params: dict[str, Any] | None = None, uses_psychopy: bool = True,
-            validate: bool = True) -> Prepared:
+def prepare(
+    stimuli_path: str | Path,
+    participant: str,
+    session: int,
+    config_path: str | Path | None,
+    data_dir: str | Path,
+    resume: bool = False,
+    observer: str | None = None,
+    observer_params: dict[str, Any] | None = None,
+    uses_psychopy: bool = True,
+    validate: bool = True,
+    before_start: Callable[[], None] | None = None,
+    items: tuple[list[Item], dict[str, int]] | None = None,
+) -> Prepared:
     """Check inputs and start (or resume) a session's files.
 
     Parameters
@@ -113,6 +124,10 @@ def prepare(stimuli_path: str | Path, participant: str, session: int, config_pat
         Whether the PsychoPy version belongs in the sidecar.
     validate : bool
         Run :func:`check_store` (callers that already did may skip it).
+    before_start : callable, optional
+        Called after every check and before any session file is written (e.g. a display check).
+    items : tuple, optional
+        :func:`~psychophysics.design.items_from_store` of this store, if the caller has it already.
 
     Returns
     -------
@@ -135,16 +150,35 @@ def prepare(stimuli_path: str | Path, participant: str, session: int, config_pat
     store = StimulusSet(stimuli_path)
     try:
         if resume:
-            return _resume(files, store, config_path)
+            prep = _resume(files, store, config_path)
+            if before_start is not None:
+                before_start()
+            return prep
         config = load_config(config_path)
         seed = session_seed(config.design.seed, participant, session)
-        items, scene_views = items_from_store(store)
-        trials = build_plan(items, scene_views, config.design, participant, session)
-        plan = {"participant": participant, "session": session, "seed": seed,
-                "stimulus_digest": store.digest, "n_trials": len(trials),
-                "trials": [t.to_dict() for t in trials]}
-        sidecar = new_sidecar(files, stimuli_path, store.digest, config.to_dict(), versions(uses_psychopy),
-                              config.monitor.model_dump(mode="json"), len(trials), observer, observer_params)
+        all_items, scene_views = items if items is not None else items_from_store(store)
+        trials = build_plan(all_items, scene_views, config.design, participant, session)
+        plan = {
+            "participant": participant,
+            "session": session,
+            "seed": seed,
+            "stimulus_digest": store.digest,
+            "n_trials": len(trials),
+            "trials": [t.to_dict() for t in trials],
+        }
+        sidecar = new_sidecar(
+            files,
+            stimuli_path,
+            store.digest,
+            config.to_dict(),
+            versions(uses_psychopy),
+            config.monitor.model_dump(mode="json"),
+            len(trials),
+            observer,
+            observer_params,
+        )
+        if before_start is not None:
+            before_start()
         files.create(plan, sidecar)
         return Prepared(files, store, config, trials, 0, sidecar, seed)
     except BaseException:
@@ -156,15 +190,21 @@ def _resume(files: SessionFiles, store: Any, config_path: str | Path | None) -> 
     plan, trials, n_done = files.resume()
     sidecar = files.read_sidecar()
     if plan.get("stimulus_digest") != store.digest:
-        raise MRDError(f"cannot resume: {files.plan_json} was planned on stimulus digest "
-                       f"{plan.get('stimulus_digest')}, but {store.path} has digest {store.digest}")
+        raise MRDError(
+            f"cannot resume: {files.plan_json} was planned on stimulus digest "
+            f"{plan.get('stimulus_digest')}, but {store.path} has digest {store.digest}"
+        )
     config = ExperimentConfig.from_dict(sidecar["experiment_config"], source=str(files.sidecar_json))
     if config_path is not None and load_config(config_path).to_dict() != config.to_dict():
-        raise MRDError(f"cannot resume with --config {config_path}: it differs from the config saved in "
-                       f"{files.sidecar_json}; leave out --config to resume with the saved one")
+        raise MRDError(
+            f"cannot resume with --config {config_path}: it differs from the config saved in "
+            f"{files.sidecar_json}; leave out --config to resume with the saved one"
+        )
     if n_done >= len(trials):
-        raise MRDError(f"nothing to resume: participant '{files.participant}' session {files.session} "
-                       f"already has all {len(trials)} trials in {files.trials_csv}")
+        raise MRDError(
+            f"nothing to resume: participant '{files.participant}' session {files.session} "
+            f"already has all {len(trials)} trials in {files.trials_csv}"
+        )
     rows = files.read_rows()
     sidecar["n_trials_done"] = n_done
     return Prepared(files, store, config, trials, n_done, sidecar, int(plan["seed"]), rows)
@@ -172,8 +212,13 @@ def _resume(files: SessionFiles, store: Any, config_path: str | Path | None) -> 
 
 def start_run(prep: Prepared, frame_rate_hz: float | None, extra: dict[str, Any] | None = None) -> None:
     """Record the start of a run (a new session or a resume) in the sidecar."""
-    run = {"started": utc_now(), "ended": None, "first_trial": prep.n_done + 1, "frame_rate_hz": frame_rate_hz,
-           **(extra or {})}
+    run = {
+        "started": utc_now(),
+        "ended": None,
+        "first_trial": prep.n_done + 1,
+        "frame_rate_hz": frame_rate_hz,
+        **(extra or {}),
+    }
     prep.sidecar["runs"].append(run)
     prep.sidecar["frame_rate_hz"] = frame_rate_hz
     prep.files.write_sidecar(prep.sidecar)

@@ -2,7 +2,8 @@
 
 A run opens a window (units: degrees of visual angle through a ``psychopy.monitors.Monitor`` built
 from the config's ``[monitor]`` table; nothing is saved to PsychoPy's monitor database), measures
-the refresh rate (median of 100 flip intervals) and converts every duration to whole frames. Each
+the refresh rate (median of 100 flip intervals while drawing three images) and converts every
+duration to whole frames. Each
 trial: fixation, stimulus (spatial: three images side by side for ``stimulus_ms``; temporal: three
 intervals separated by ``isi_ms``), an optional noise mask, then the response window (keys during
 the stimulus count too; ``rt`` runs from the first stimulus onset). The row is written and
@@ -10,8 +11,10 @@ fsync'd as soon as the response is in, then feedback (practice, or main if confi
 inter-trial interval follow. Frame intervals of the timed part (fixation to mask offset) are
 logged per trial; a dropped frame is an interval longer than 1.5 refresh periods.
 
-Escape (any ``keys.quit`` key) or SIGTERM ends the run at once with everything saved and
-``completed = false`` in the sidecar; ``--resume`` continues at the first unfinished trial.
+Escape (any ``keys.quit`` key) or SIGTERM ends the run at the next frame with everything saved
+and ``completed = false`` in the sidecar (the SIGTERM handler only sets a flag that every frame
+loop checks, so no exception is ever raised inside PsychoPy, pyglet or h5py); ``--resume``
+continues at the first unfinished trial; a SIGKILL loses at most the trial in progress.
 Keys are read with ``psychopy.event``; simulated observers answer by injecting key events
 (``event._onPygletKey(key, 0, emulated=True)``), so they drive the real session.
 
@@ -88,16 +91,21 @@ class OdditySession:
         (costs a frame; for checks and methods figures).
     """
 
-    def __init__(self, prep: Prepared, fullscreen: bool = False, observer: Observer | None = None,
-                 screenshot_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        prep: Prepared,
+        fullscreen: bool = False,
+        observer: Observer | None = None,
+        screenshot_dir: str | Path | None = None,
+    ) -> None:
         self.prep, self.cfg = prep, prep.config
         self.fullscreen = fullscreen
         self.observer = observer
         self.rng = np.random.default_rng(prep.seed + prep.n_done + 1)
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
         self.images = TrialImages(prep.store)
-        self._critical = False
         self._term_pending = False
+        self.n_done = prep.n_done
 
     # -- set-up -----------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -108,31 +116,63 @@ class OdditySession:
         self.monitor = monitors.Monitor(m.name, width=m.width_cm, distance=m.distance_cm, autoLog=False)
         self.monitor.setSizePix(list(m.resolution))
         size = m.resolution if self.fullscreen else m.window_size
-        self.win = visual.Window(size=list(size), fullscr=self.fullscreen, screen=m.screen, monitor=self.monitor,
-                                 units="deg", color=list(p.background), colorSpace="rgb", allowGUI=False,
-                                 checkTiming=False, winType="pyglet")
+        self.win = visual.Window(
+            size=list(size),
+            fullscr=self.fullscreen,
+            screen=m.screen,
+            monitor=self.monitor,
+            units="deg",
+            color=list(p.background),
+            colorSpace="rgb",
+            allowGUI=False,
+            checkTiming=False,
+            winType="pyglet",
+        )
         self.win.mouseVisible = False
-        self.rate = self._measure_rate()
-        self.period = 1.0 / self.rate
-        self.n = {k: frames(getattr(p, f"{k}_ms"), self.rate)
-                  for k in ("stimulus", "isi", "fixation", "mask", "response_window", "iti", "feedback")}
         s = p.spacing_deg if p.mode == "spatial" else 0.0
         self.positions = [(-s, 0.0), (0.0, 0.0), (s, 0.0)]
-        self.img_stims = [visual.ImageStim(self.win, size=p.image_size_deg, pos=pos, units="deg", interpolate=True)
-                          for pos in self.positions]
+        self.img_stims = [
+            visual.ImageStim(self.win, size=p.image_size_deg, pos=pos, units="deg", interpolate=True)
+            for pos in self.positions
+        ]
         noise = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
         from PIL import Image
 
-        self.mask_stims = [visual.ImageStim(self.win, image=Image.fromarray(noise), size=p.image_size_deg, pos=pos,
-                                            units="deg", interpolate=False) for pos in self.positions]
-        self.fixation = visual.ShapeStim(self.win, vertices="cross", size=p.fixation_size_deg, units="deg",
-                                         fillColor=list(p.fixation_colour), lineColor=list(p.fixation_colour))
-        self.text = visual.TextStim(self.win, text="", height=p.text_height_deg, units="deg", wrapWidth=30,
-                                    color=[1, 1, 1])
+        self.mask_stims = [
+            visual.ImageStim(
+                self.win,
+                image=Image.fromarray(noise),
+                size=p.image_size_deg,
+                pos=pos,
+                units="deg",
+                interpolate=False,
+            )
+            for pos in self.positions
+        ]
+        self.fixation = visual.ShapeStim(
+            self.win,
+            vertices="cross",
+            size=p.fixation_size_deg,
+            units="deg",
+            fillColor=list(p.fixation_colour),
+            lineColor=list(p.fixation_colour),
+        )
+        self.text = visual.TextStim(
+            self.win, text="", height=p.text_height_deg, units="deg", wrapWidth=30, color=[1, 1, 1]
+        )
+        self.rate = self._measure_rate()
+        self.period = 1.0 / self.rate
+        self.n = {
+            k: frames(getattr(p, f"{k}_ms"), self.rate)
+            for k in ("stimulus", "isi", "fixation", "mask", "response_window", "iti", "feedback")
+        }
 
     def _measure_rate(self) -> float:
+        """Median flip interval over 100 frames that draw what a trial draws (three images)."""
         self.win.recordFrameIntervals = True
         for _ in range(110):
+            for stim in self.mask_stims:
+                stim.draw()
             self.win.flip()
         self.win.recordFrameIntervals = False
         intervals = np.asarray(self.win.frameIntervals[10:], float)
@@ -143,28 +183,49 @@ class OdditySession:
         if 1.0 / med > 500.0:
             from psychopy import logging
 
-            logging.warning(f"measured refresh {1.0 / med:.0f} Hz: flips are not synchronised to a display "
-                            "(e.g. Xvfb); durations in frames will not match the configured ms")
+            logging.warning(
+                f"measured refresh {1.0 / med:.0f} Hz: flips are not synchronised to a display "
+                "(e.g. Xvfb); durations in frames will not match the configured ms"
+            )
         return 1.0 / med
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
-        if self._critical:
-            self._term_pending = True
-        else:
-            raise SessionEnded("SIGTERM")
+        """Only mark the request: the frame loops end the run at the next frame (see :meth:`_keys`).
+
+        Raising from the handler could interrupt PsychoPy, pyglet or h5py at any point.
+        """
+        self._term_pending = True
 
     # -- screens ----------------------------------------------------------------------------------
-    def _keys(self, key_list: list[str], clock: Any = None) -> list[tuple[str, float]] | list[str]:
+    def _keys(self, key_list: list[str], clock: Any = None) -> list[Any]:
+        """Keys from ``key_list`` (with times if ``clock``); ends the run on a quit key or SIGTERM."""
         keys = self.event.getKeys(keyList=key_list + self.cfg.keys.quit, timeStamped=clock or False)
-        for k in keys:
-            if (k[0] if isinstance(k, tuple) else k) in self.cfg.keys.quit:
-                raise SessionEnded("escape")
+        self._check_end(keys)
         return keys
+
+    def _check_end(self, keys: list[Any]) -> None:
+        if self._term_pending:
+            raise SessionEnded("SIGTERM")
+        for k in keys:
+            if (k if isinstance(k, str) else k[0]) in self.cfg.keys.quit:
+                raise SessionEnded("escape")
+
+    def _clear(self) -> None:
+        """Discard pending keys, but honour a quit key among them (one pump, nothing lost unseen)."""
+        self._check_end(self.event.getKeys())
+
+    def _flip_for(self, n: int, stims: list[Any]) -> None:
+        """Show ``stims`` for ``n`` frames, watching for the quit keys."""
+        for _ in range(n):
+            for s in stims:
+                s.draw()
+            self.win.flip()
+            self._keys([])
 
     def _message(self, text: str) -> None:
         """Show a text until a proceed key (the simulated observer presses it at once)."""
         self.text.text = text
-        self.event.clearEvents("keyboard")
+        self._clear()
         first = True
         while True:
             self.text.draw()
@@ -177,9 +238,9 @@ class OdditySession:
 
     def _instructions(self) -> str:
         k = self.cfg.keys
-        keys = "\n".join(f"  {' or '.join(getattr(k, f'position_{i}'))}: "
-                         f"{['left', 'middle', 'right'][i - 1] if self.cfg.presentation.mode == 'spatial' else ['first', 'second', 'third'][i - 1]}"
-                         for i in (1, 2, 3))
+        spatial = self.cfg.presentation.mode == "spatial"
+        names = ("left", "middle", "right") if spatial else ("first", "second", "third")
+        keys = "\n".join(f"  {' or '.join(getattr(k, f'position_{i}'))}: {names[i - 1]}" for i in (1, 2, 3))
         return self.cfg.presentation.instructions.format(keys=keys, proceed=" or ".join(k.proceed))
 
     # -- a trial ----------------------------------------------------------------------------------
@@ -208,7 +269,7 @@ class OdditySession:
         clock = core.Clock()
         response: tuple[str, float] | None = None
         onset_seen = False
-        self.event.clearEvents("keyboard")
+        self._clear()
         self.win.frameIntervals = []
         self.win.recordFrameIntervals = True
         for phase, stims in self._schedule():
@@ -217,19 +278,23 @@ class OdditySession:
             if phase == "stimulus" and not onset_seen:
                 onset_seen = True
                 self.win.callOnFlip(clock.reset)
-                self.win.callOnFlip(self.event.clearEvents, "keyboard")
                 if self.screenshot_dir is not None:
                     self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-                    self.win.getMovieFrame(buffer="back").save(self.screenshot_dir / f"trial-{trial.trial:04d}.png")
+                    self.win.getMovieFrame(buffer="back").save(
+                        self.screenshot_dir / f"trial-{trial.trial:04d}.png"
+                    )
             self.win.flip()
-            keys = self._keys(resp, clock if onset_seen else None)
-            if onset_seen and keys and response is None:
-                response = keys[0]  # type: ignore[assignment]
+            keys = self._keys(resp, clock if onset_seen else None)  # before onset: discarded
+            valid = [k for k in keys if onset_seen and k[1] >= 0]  # type: ignore[index]
+            if valid and response is None:
+                response = valid[0]  # type: ignore[assignment]
         self.win.recordFrameIntervals = False
         intervals = np.asarray(self.win.frameIntervals, float) * 1000.0
-        stats = (float(intervals.mean()) if intervals.size else None,
-                 float(intervals.std(ddof=1)) if intervals.size > 1 else None,
-                 int(np.sum(intervals > 1500.0 * self.period)))
+        stats = (
+            float(intervals.mean()) if intervals.size else None,
+            float(intervals.std(ddof=1)) if intervals.size > 1 else None,
+            int(np.sum(intervals > 1500.0 * self.period)),
+        )
         if response is None:
             response = self._response_window(trial, resp, clock)
         key, rt = response if response is not None else (None, None)
@@ -253,19 +318,12 @@ class OdditySession:
         p = self.cfg.presentation
         colour = list(p.correct_colour if correct else p.incorrect_colour)
         self.fixation.fillColor = self.fixation.lineColor = colour
-        for _ in range(self.n["feedback"]):
-            self.fixation.draw()
-            self.win.flip()
+        self._flip_for(self.n["feedback"], [self.fixation])
         self.fixation.fillColor = self.fixation.lineColor = list(p.fixation_colour)
 
     def _write(self, row: dict[str, Any]) -> None:
-        self._critical = True
-        try:
-            self.prep.files.append(row)
-        finally:
-            self._critical = False
-        if self._term_pending:
-            raise SessionEnded("SIGTERM")
+        self.prep.files.append(row)
+        self.n_done += 1
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> tuple[int, str]:
@@ -279,43 +337,59 @@ class OdditySession:
             ``"completed"``, ``"escape"`` or ``"SIGTERM"``.
         """
         prep, p = self.prep, self.cfg.presentation
-        n_done, reason = prep.n_done, "completed"
+        self.n_done, reason = prep.n_done, "completed"
         main_rows = [r for r in prep.rows if r["block_type"] == "main"]
         n_main, n_main_correct = len(main_rows), sum(int(r["correct"]) for r in main_rows)
         old = signal.signal(signal.SIGTERM, self._on_sigterm)
         self.win = None
         try:
             self._open()
-            start_run(prep, self.rate, {"durations_frames": self.n, "fullscreen": self.fullscreen})
+            from psychopy.tools.monitorunittools import deg2pix
+
+            run_info = {
+                "durations_frames": self.n,
+                "fullscreen": self.fullscreen,
+                "window_size_px": [int(v) for v in self.win.size],
+                "pixels_per_degree": float(deg2pix(1.0, self.monitor)),
+                "observer": self.observer.name if self.observer else None,
+            }
+            start_run(prep, self.rate, run_info)
             prep.sidecar["durations_frames"] = self.n
-            welcome = "Welcome back. The session continues where it stopped.\n\n" if n_done else ""
+            welcome = "Welcome back. The session continues where it stopped.\n\n" if self.n_done else ""
             self._message(welcome + self._instructions())
-            for trial in prep.trials[n_done:]:
+            for trial in prep.trials[self.n_done :]:
                 prev = prep.trials[trial.trial - 2] if trial.trial > 1 else None
                 if prev is not None and trial.block != prev.block and trial.trial - 1 > prep.n_done:
-                    acc = (f"Accuracy so far: {100 * n_main_correct / n_main:.0f} %\n\n"
-                           if p.show_running_accuracy and n_main else "")
-                    head = "Practice is over. The main part begins." if prev.block_type == "practice" else "Break."
+                    acc = (
+                        f"Accuracy so far: {100 * n_main_correct / n_main:.0f} %\n\n"
+                        if p.show_running_accuracy and n_main
+                        else ""
+                    )
+                    head = (
+                        "Practice is over. The main part begins."
+                        if prev.block_type == "practice"
+                        else "Break."
+                    )
                     self._message(f"{head}\n\n{acc}Press {' or '.join(self.cfg.keys.proceed)} to continue.")
                 row = self.run_trial(trial)
                 self._write(row)
-                n_done += 1
                 if trial.block_type == "main":
                     n_main += 1
                     n_main_correct += row["correct"]
                 if trial.block_type == "practice" or p.feedback_in_main:
                     self._feedback(bool(row["correct"]))
-                for _ in range(self.n["iti"]):
-                    self.win.flip()
-            self._message("The session is complete. Thank you!\n\n"
-                          f"Press {' or '.join(self.cfg.keys.proceed)} to finish.")
+                self._flip_for(self.n["iti"], [])
+            self._message(
+                "The session is complete. Thank you!\n\n"
+                f"Press {' or '.join(self.cfg.keys.proceed)} to finish."
+            )
         except SessionEnded as ended:
             reason = ended.reason
         finally:
-            signal.signal(signal.SIGTERM, old)
             prep.files.close()
             if prep.sidecar["runs"]:
-                end_run(prep, n_done, reason)
+                end_run(prep, self.n_done, reason)
             if self.win is not None:
                 self.win.close()
-        return n_done, reason
+            signal.signal(signal.SIGTERM, old)
+        return self.n_done, reason

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from psychophysics.config import load_config
-from psychophysics.datafile import trial_row
+from psychophysics.datafile import SessionFiles, trial_row
+from psychophysics.design import items_from_store
 from psychophysics.observers import make_observer
 from psychophysics.preparation import check_store, end_run, prepare, start_run
 from stimuli.errors import MRDError
@@ -38,9 +39,16 @@ def participant_ids(n: int, prefix: str = "sim") -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(1, n + 1)]
 
 
-def simulate_participants(stimuli_path: str | Path, n: int, observer: str, data_dir: str | Path,
-                          seed: int = 0, config_path: str | Path | None = None, session: int = 1,
-                          progress: bool = True) -> list[Path]:
+def simulate_participants(
+    stimuli_path: str | Path,
+    n: int,
+    observer: str,
+    data_dir: str | Path,
+    seed: int = 0,
+    config_path: str | Path | None = None,
+    session: int = 1,
+    progress: bool = True,
+) -> list[Path]:
     """Run ``n`` simulated participants and write their session files.
 
     Parameters
@@ -88,14 +96,36 @@ def simulate_participants(stimuli_path: str | Path, n: int, observer: str, data_
         raise MRDError(f"--observers {n}: give at least 1 simulated participant")
     check_store(stimuli_path)
     config = load_config(config_path)
+    ids = participant_ids(n)
+    existing = [
+        str(f.trials_csv.name) for f in (SessionFiles(data_dir, p, session) for p in ids) if f.exists()
+    ]
+    if existing:
+        raise MRDError(
+            f"simulated participants' data already exist in {data_dir} ({', '.join(existing[:3])}"
+            f"{', ...' if len(existing) > 3 else ''}); use another --data-dir or --session"
+        )
     with StimulusSet(stimuli_path) as store:
         obs = make_observer(observer, config, store)
-    ids = participant_ids(n)
+        items = items_from_store(store)
     out = []
     window_s = (config.presentation.stimulus_ms + config.presentation.response_window_ms) / 1000.0
-    for index, pid in enumerate(tqdm(ids, desc=f"simulate {observer}", unit="participant", disable=not progress)):
-        prep = prepare(stimuli_path, pid, session, config_path, data_dir, observer=obs.name,
-                       observer_params=obs.params, uses_psychopy=False, validate=False)
+    for index, pid in enumerate(
+        tqdm(ids, desc=f"simulate {observer}", unit="participant", disable=not progress)
+    ):
+        prep = prepare(
+            stimuli_path,
+            pid,
+            session,
+            config_path,
+            data_dir,
+            observer=obs.name,
+            observer_params=obs.params,
+            uses_psychopy=False,
+            validate=False,
+            items=items,
+        )
+        prep.files.fsync_each_row = False  # one fsync per participant (at close)
         rng = np.random.default_rng([seed, index])
         try:
             start_run(prep, None, {"mode": "simulated without a window", "observer_seed": [seed, index]})

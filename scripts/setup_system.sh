@@ -7,7 +7,8 @@
 # install Debian's libllvm19 (`apt-get install libllvm19`); mrd finds it on its own.
 # Installs when run as root with apt-get; otherwise prints the exact command and carries on.
 set -u
-PKGS=(xvfb xauth xdotool libgl1 libgl1-mesa-dri libglu1-mesa libegl1 libxkbcommon-x11-0 libxcb-cursor0)
+PKGS=(xvfb xauth xdotool libgl1 libgl1-mesa-dri libglu1-mesa libegl1
+      libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0)  # the last five: Qt for --gui
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup_system: not a Debian/Ubuntu system; install Xvfb, xauth, xdotool and Mesa OpenGL yourself." >&2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ LAYERS = {"netA": ["l1", "l2"], "netB": ["b1"]}
 def _patch(rgb: tuple[int, int, int], view: int, shift: int) -> np.ndarray:
     img = np.empty((SIZE, SIZE, 3), np.uint8)
     img[:] = rgb
-    img[4 + view * 4: 12 + view * 4, 4 + shift: 12 + shift] = 255 - np.asarray(rgb, np.uint8)
+    img[4 + view * 4 : 12 + view * 4, 4 + shift : 12 + shift] = 255 - np.asarray(rgb, np.uint8)
     return img
 
 
@@ -40,28 +42,63 @@ def _similarity(model: str, cos_views: tuple[float, ...]) -> Similarity:
     if len(layers) > 1:  # layers differ a little, mean equals the per-view value
         cos[:, 0] -= 0.01
         cos[:, 1] += 0.01
-    return Similarity(layers=layers, cosine=cos, rel_l2=1 - cos,
-                      null_cosine=np.full((3, len(layers)), 0.3), null_rel_l2=np.ones((3, len(layers))))
+    return Similarity(
+        layers=layers,
+        cosine=cos,
+        rel_l2=1 - cos,
+        null_cosine=np.full((3, len(layers)), 0.3),
+        null_rel_l2=np.ones((3, len(layers))),
+    )
 
 
 def build_store(path: Path) -> Path:
     """Write the synthetic stimulus set; returns its path."""
     with StoreWriter(path, config_text="title = 'psychophysics test set'") as w:
         for mid, layers in LAYERS.items():
-            w.add_model(ModelRecord(mid, mid, "random", "", "", layers, (3, SIZE, SIZE),
-                                    (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
+            w.add_model(
+                ModelRecord(
+                    mid, mid, "random", "", "", layers, (3, SIZE, SIZE), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+                )
+            )
         for sid, rgb in SCENE_COLOURS.items():
             disp = np.stack([_patch(rgb, v, 0) for v in range(N_VIEWS)])
-            w.add_scene(SceneRecord(sid, {"type": "scene"}, {"material": {"albedo": np.asarray(0.5)}},
-                                    [{"fov": 40.0} for _ in range(N_VIEWS)], disp.astype(np.float32) / 255,
-                                    disp, 64, "clip-srgb"))
+            w.add_scene(
+                SceneRecord(
+                    sid,
+                    {"type": "scene"},
+                    {"material": {"albedo": np.asarray(0.5)}},
+                    [{"fov": 40.0} for _ in range(N_VIEWS)],
+                    disp.astype(np.float32) / 255,
+                    disp,
+                    64,
+                    "clip-srgb",
+                )
+            )
         for k, (xid, (sid, mid, group, cos)) in enumerate(METAMERS.items()):
             disp = np.stack([_patch(SCENE_COLOURS[sid], v, 8 + 4 * k) for v in range(N_VIEWS)])
             params = {"material": {"albedo": np.asarray(0.5)}}
-            w.add_metamer(MetamerRecord(
-                xid, sid, mid, LAYERS[mid], group, k, params, params, disp, disp.astype(np.float32) / 255,
-                np.linspace(1, 0.1, 5), 5, 0.1, True, True, {mid: _similarity(mid, cos)},
-                {"param_l2": 0.1}, "clip-srgb"))
+            w.add_metamer(
+                MetamerRecord(
+                    xid,
+                    sid,
+                    mid,
+                    LAYERS[mid],
+                    group,
+                    k,
+                    params,
+                    params,
+                    disp,
+                    disp.astype(np.float32) / 255,
+                    np.linspace(1, 0.1, 5),
+                    5,
+                    0.1,
+                    True,
+                    True,
+                    {mid: _similarity(mid, cos)},
+                    {"param_l2": 0.1},
+                    "clip-srgb",
+                )
+            )
         w.add_similarity("s0_mat", "netB", _similarity("netB", (0.98, 0.96)))
     return path
 
@@ -108,14 +145,44 @@ def fast_config(tmp_path: Path) -> Path:
     return path
 
 
-needs_display = pytest.mark.skipif(
-    not os.environ.get("DISPLAY"),
-    reason="no X display: PsychoPy windows need one (run under xvfb-run, as `make test` does)")
-
-
-def mrd_cli(args: list[str], home: Path, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
-    """Run the psychophysics commands in a subprocess (a crash or SystemExit cannot hit pytest)."""
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+def _command(args: list[str]) -> list[str]:
     code = "import sys; from psychophysics.commands import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, **kw)
+    return [sys.executable, "-c", code, *args]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture(scope="session")
+def fast_config_text() -> str:
+    """A config with short durations, 3 practice trials, 2 catch trials, breaks every 5 trials."""
+    return FAST_CONFIG
+
+
+@pytest.fixture(scope="session")
+def cli(psy_home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``experiment``/``simulate`` in a subprocess (a crash or SystemExit cannot hit pytest)."""
+
+    def run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            _command(args), env=_env(psy_home), capture_output=True, text=True, timeout=timeout, cwd=REPO
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def cli_popen(psy_home: Path) -> Callable[[list[str]], subprocess.Popen[str]]:
+    """Start ``experiment`` in a subprocess that the test can signal."""
+
+    def start(args: list[str]) -> subprocess.Popen[str]:
+        # a file, not a pipe: a full pipe would block the session; closed with the process object
+        log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        proc = subprocess.Popen(
+            _command(args), env=_env(psy_home), stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO
+        )
+        proc.log = log  # type: ignore[attr-defined]
+        return proc
+
+    return start

@@ -1,0 +1,9 @@
+"""Analysis: human discriminability in the oddity task against model similarity.
+
+Modules: :mod:`~analysis.oddity` (oddity signal detection: pc <-> d'), :mod:`~analysis.load` (session
+data with the stimulus set, or a plain trial table), :mod:`~analysis.summaries`, :mod:`~analysis.mixed`
+(binomial mixed model, GEE), :mod:`~analysis.psychometric`, :mod:`~analysis.correlation`,
+:mod:`~analysis.observer` (model observer), :mod:`~analysis.figures`, :mod:`~analysis.report`,
+:mod:`~analysis.api` (:func:`analyze`), :mod:`~analysis.synthetic` (synthetic data with known truth) and
+:mod:`~analysis.commands` (``mrd analyze``). Imports neither PsychoPy nor torch nor ``mrd``.
+"""

@@ -1,0 +1,120 @@
+"""``mrd analyze`` (light to import: the work is imported inside the handler).
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="mrd")
+>>> add_commands(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["analyze", "--trials", "t.csv", "--out", "o", "--condition-col", "model",
+...                           "--condition-col", "presentation"])
+>>> args.trials, args.condition_col, args.item_col
+('t.csv', ['model', 'presentation'], None)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from analysis.api import analyze
+    from stimuli.errors import MRDError
+
+    if args.trials is None and (args.stimuli is None or args.data is None):
+        raise MRDError("give --stimuli SET.h5 and --data DIR (session data), or --trials CSV (a tidy table)")
+    if args.trials is not None and (args.stimuli is not None or args.data is not None):
+        raise MRDError("--trials cannot be combined with --stimuli/--data; choose one entry")
+    res = analyze(
+        stimuli=args.stimuli,
+        data=args.data,
+        trials=args.trials,
+        out=args.out,
+        participant_col=args.participant_col,
+        item_cols=args.item_col or ["item"],
+        condition_cols=args.condition_col if args.condition_col is not None else ["condition"],
+        correct_col=args.correct_col,
+        x_col=args.x_col,
+        group_col=args.group_col,
+        similarity_model=args.similarity_model,
+        sigma=args.sigma,
+        run_mixed=not args.no_mixed,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    a = res.data.analysed
+    print(
+        f"analysed {len(a)} trials from {a['participant'].nunique()} participants; "
+        f"{len(res.files)} files in {args.out} (open {args.out}/report.html)"
+    )
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``analyze`` to the ``mrd`` command line."""
+    p = subparsers.add_parser(
+        "analyze",
+        help="analyse oddity data: tables, figures and report.html",
+        description="Analyse oddity sessions against their stimulus set (--stimuli SET.h5 --data DIR), "
+        "or any tidy trial table (--trials CSV with column options). Writes OUT/tables/*.csv, "
+        "OUT/figures/*.png|svg, OUT/report.html and OUT/analysis.json.",
+    )
+    p.add_argument("--stimuli", metavar="SET.h5", help="the stimulus set the sessions were run with")
+    p.add_argument(
+        "--data", metavar="DIR", help="folder of session files (sub-*_ses-*_trials.csv + _session.json)"
+    )
+    p.add_argument("--trials", metavar="CSV", help="generic entry: a tidy table, one row per oddity trial")
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    g = p.add_argument_group("generic entry (--trials): column mapping")
+    g.add_argument("--participant-col", default="participant", metavar="COL", help="default: participant")
+    g.add_argument(
+        "--item-col", action="append", metavar="COL", help="item column (repeat to combine; default item)"
+    )
+    g.add_argument(
+        "--condition-col",
+        action="append",
+        metavar="COL",
+        help="condition column (repeat for a factorial, e.g. model and presentation; default condition)",
+    )
+    g.add_argument(
+        "--correct-col", default="correct", metavar="COL", help="0/1 correctness (default: correct)"
+    )
+    g.add_argument("--group-col", metavar="COL", help="column for per-group fits (default: the condition)")
+    g.add_argument("--x-col", metavar="COL", help="numeric stimulus difference, used as model distance")
+    m = p.add_argument_group("analysis options")
+    m.add_argument(
+        "--similarity-model",
+        metavar="MODEL_ID",
+        help="model whose similarity is the predictor (default: each metamer's generating model)",
+    )
+    m.add_argument(
+        "--sigma", type=float, metavar="S", help="model-observer noise (default: fitted to the humans)"
+    )
+    m.add_argument(
+        "--n-boot", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)"
+    )
+    m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    m.add_argument("--no-mixed", action="store_true", help="skip the mixed models")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_analyze)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``analyze`` on its own (as ``mrd`` does): MRDError -> message, exit 2.
+
+    Examples
+    --------
+    >>> main(["analyze", "--out", "/tmp/x"])
+    2
+    """
+    from stimuli.errors import MRDError
+
+    parser = argparse.ArgumentParser(prog="mrd")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MRDError as exc:
+        print(f"mrd {args.command}: error: {exc}", file=sys.stderr)
+        return 2

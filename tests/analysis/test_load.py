@@ -1,0 +1,179 @@
+"""Loading session data against the store (digest checks, joins, flags) and the generic table entry."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.load import load_sessions, load_trials_table
+from analysis.observer import fit_sigma
+from analysis.synthetic import simulate_sessions
+from stimuli import StimulusSet
+from stimuli.errors import MRDError
+
+
+def _copy(data: Path, dest: Path) -> Path:
+    shutil.copytree(data, dest)
+    return dest
+
+
+def test_trials_joined_with_store_metadata(sessions: tuple[Path, Path, pd.DataFrame]) -> None:
+    store, data, truth = sessions
+    d = load_sessions(data, store)
+    t = d.trials
+    assert len(t) == len(truth)
+    rows = t[~t["is_catch"]].sample(25, random_state=0)
+    with StimulusSet(store) as s:
+        for _, r in rows.iterrows():
+            rec = s.metamer(r["metamer_id"], images=False)
+            assert (r["scene_id"], r["model_id"], r["group"], r["success"]) == (
+                rec.scene_id,
+                rec.model_id,
+                rec.group,
+                rec.success,
+            )
+            cos = rec.similarity[rec.model_id].cosine
+            assert r["similarity"] == pytest.approx(cos[int(r["view"])].mean())
+            assert r["distance"] == pytest.approx(1 - cos[int(r["view"])].mean())
+            assert r["phys_param_l2"] == pytest.approx(rec.physical_distance["param_l2"])
+            other = rec.similarity["netB"]
+            assert r["sim:netB:l2"] == pytest.approx(other.cosine[:, 1].mean())
+    assert set(d.similarities.columns) == {"metamer_id", "scoring_model", "layer", "view", "cosine", "rel_l2"}
+    assert d.source["digest"] and d.condition_cols == ["group", "model_id"]
+
+
+def test_roles_and_session_table(sessions: tuple[Path, Path, pd.DataFrame]) -> None:
+    store, data, _ = sessions
+    d = load_sessions(data, store)
+    t = d.trials
+    expected_analysed = 0
+    for path in sorted(data.glob("*_trials.csv")):  # count with the csv module, not pandas
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                expected_analysed += row["block_type"] == "main" and row["is_catch"] == "0"
+    assert int(t["analysed"].sum()) == expected_analysed
+    assert not t.loc[t["block_type"] == "practice", "analysed"].any()
+    assert not t.loc[t["metamer_id"].str.startswith("catch:"), "analysed"].any()
+    ses = d.sessions.set_index("participant")
+    assert len(ses) == 6 and not ses.loc["P06", "completed"] and ses.drop("P06")["completed"].all()
+    assert ses.loc["P06", "n_trials_done"] < ses.loc["P06", "n_trials_planned"]
+    assert (ses["n_practice"] == 8).all()
+    catch = t[t["is_catch"] & (t["block_type"] == "main")]
+    assert ses["n_catch"].sum() == len(catch)
+    missed = t[t["response_position"].isna()]
+    assert (missed["correct"] == 0).all() and not missed["responded"].any()
+
+
+def test_foreign_digest_is_refused(sessions: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
+    store, data, _ = sessions
+    mixed = _copy(data, tmp_path / "mixed")
+    foreign = tmp_path / "foreign"
+    simulate_sessions(store, foreign, n_participants=1, n_main=10, seed=3, digest="ab" * 32)
+    for f in foreign.iterdir():
+        shutil.copy(f, mixed / f.name.replace("P01", "X99"))
+    with pytest.raises(MRDError) as info:
+        load_sessions(mixed, store)
+    msg = str(info.value)
+    assert "sub-X99_ses-1_trials.csv" in msg and "abababababababab" in msg and str(store) in msg
+
+
+def test_other_defects_are_refused(sessions: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
+    store, data, _ = sessions
+    a = _copy(data, tmp_path / "a")
+    (a / "sub-P02_ses-1_session.json").unlink()
+    with pytest.raises(MRDError, match="sub-P02_ses-1_session.json is missing"):
+        load_sessions(a, store)
+
+    b = _copy(data, tmp_path / "b")
+    p = b / "sub-P03_ses-1_trials.csv"
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    df.loc[10, "metamer_id"] = "no-such-metamer"
+    df.to_csv(p, index=False)
+    with pytest.raises(MRDError, match="sub-P03_ses-1_trials.csv: metamer_id 'no-such-metamer'"):
+        load_sessions(b, store)
+
+    c = _copy(data, tmp_path / "c")
+    p = c / "sub-P01_ses-1_trials.csv"
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    df.loc[3, "correct"] = "yes"
+    df.to_csv(p, index=False)
+    with pytest.raises(MRDError, match="column 'correct' has value 'yes'"):
+        load_sessions(c, store)
+
+    e = _copy(data, tmp_path / "e")
+    side = e / "sub-P01_ses-1_session.json"
+    info = json.loads(side.read_text())
+    del info["stimulus_digest"]
+    side.write_text(json.dumps(info))
+    with pytest.raises(MRDError, match="sidecar keys missing: stimulus_digest"):
+        load_sessions(e, store)
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MRDError, match="no session files"):
+        load_sessions(tmp_path / "empty", store)
+
+
+def test_generic_table(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    pd.DataFrame(
+        {
+            "subj": ["a", "a", "b", "b"],
+            "img": ["x", "y", "x", "y"],
+            "model": ["m1", "m2", "m1", "m2"],
+            "pres": ["P", "I", "P", "I"],
+            "ok": [1, 0, 1, 1],
+            "dist": [0.1, 0.2, 0.1, 0.2],
+        }
+    ).to_csv(p, index=False)
+    d = load_trials_table(p, "subj", "img", ["model", "pres"], "ok", x_col="dist")
+    assert d.trials["condition"].tolist() == ["m1 / P", "m2 / I", "m1 / P", "m2 / I"]
+    assert d.trials["distance"].tolist() == [0.1, 0.2, 0.1, 0.2] and d.trials["analysed"].all()
+    with pytest.raises(
+        MRDError, match="column\\(s\\) 'correct', 'item', 'condition' not found; the table has subj"
+    ):
+        load_trials_table(p, "subj")
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"participant": ["a"], "item": ["x"], "condition": ["c"], "correct": [2]}).to_csv(
+        bad, index=False
+    )
+    with pytest.raises(MRDError, match="expected 0 or 1"):
+        load_trials_table(bad)
+
+
+def test_psychophysics_session_files(store: Path, tmp_path: Path) -> None:
+    """Contract test: sessions written by the psychophysics package's simulated model observer load,
+    and the analysis' model observer recovers the sigma it was simulated with."""
+    simulate = pytest.importorskip("psychophysics.simulate")
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(
+        "[design]\nrepeats = 2\npractice_trials = 4\ncatch_trials = 6\nbreak_every = 50\n"
+        "[observers.model]\nsigma = 0.04\n"
+    )
+    simulate.simulate_participants(
+        store, 3, "model", tmp_path / "data", seed=3, config_path=cfg, progress=False
+    )
+    d = load_sessions(tmp_path / "data", store)
+    t = d.trials
+    assert set(t.loc[t["is_catch"], "group"]) == {"catch"} and not t.loc[t["is_catch"], "analysed"].any()
+    assert (d.sessions["observer"] == "model").all() and d.sessions["completed"].all()
+    fit = fit_sigma(d.analysed)
+    assert fit.lo < 0.04 < fit.hi
+    assert np.isfinite(d.analysed["similarity"]).all()
+
+
+def test_similarity_model_option(sessions: tuple[Path, Path, pd.DataFrame]) -> None:
+    store, data, _ = sessions
+    d = load_sessions(data, store, similarity_model="netB")
+    r = d.analysed.iloc[0]
+    with StimulusSet(store) as s:
+        cos = s.metamer(r["metamer_id"], images=False).similarity["netB"].cosine
+    assert r["similarity"] == pytest.approx(cos[int(r["view"])].mean())
+    assert d.source["similarity_model"] == "netB"
+    with pytest.raises(MRDError, match="similarity model 'netZ' is not in the store; models: netA, netB"):
+        load_sessions(data, store, similarity_model="netZ")

@@ -1,0 +1,150 @@
+"""Trial design: counterbalancing, odd positions, blocks, practice, catch trials, seeding."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from psychophysics.config import Design
+from psychophysics.design import Item, Trial, build_plan, session_seed
+from stimuli.errors import MRDError
+
+ITEMS = [
+    Item(
+        f"m{i}",
+        f"s{i % 3}",
+        "netA" if i % 2 else "netB",
+        ["shape", "material", "lighting"][i % 3],
+        4,
+        i != 5,
+        0.5 + 0.04 * i,
+    )
+    for i in range(10)
+]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def plan(
+    design: Design, participant: str = "P01", session: int = 1, items: list[Item] = ITEMS
+) -> list[Trial]:
+    return build_plan(items, {s: 4 for s in {it.scene_id for it in items}}, design, participant, session)
+
+
+def test_every_cell_counterbalanced_and_repeated() -> None:
+    trials = plan(Design(repeats=2, practice_trials=0))
+    main = [t for t in trials if t.block_type == "main"]
+    cells = Counter((t.metamer_id, t.view, t.odd_item) for t in main)
+    assert len(cells) == 10 * 4 * 2
+    assert set(cells.values()) == {2}
+    assert [t.trial for t in trials] == list(range(1, len(trials) + 1))
+
+
+def test_odd_position_balanced_within_plan_and_uniform_across_participants() -> None:
+    for pid in ("A", "B", "C"):
+        main = [t for t in plan(Design(practice_trials=0), pid) if t.block_type == "main"]
+        for odd in ("metamer", "target"):
+            counts = Counter(t.odd_position for t in main if t.odd_item == odd)
+            assert set(counts) == {1, 2, 3} and max(counts.values()) - min(counts.values()) <= 1
+    # one cell's position over many participants: each position about 1/3 of the time
+    pos = Counter()
+    for i in range(300):
+        t = next(
+            t
+            for t in plan(Design(practice_trials=0), f"p{i}")
+            if (t.metamer_id, t.view, t.odd_item) == ("m3", 2, "target")
+        )
+        pos[t.odd_position] += 1
+    assert all(70 <= pos[p] <= 130 for p in (1, 2, 3)), pos
+
+
+def test_reproducible_by_participant_and_session() -> None:
+    d = Design(catch_trials=4)
+    assert plan(d, "P01", 1) == plan(d, "P01", 1)
+    assert plan(d, "P01", 1) != plan(d, "P01", 2)
+    assert plan(d, "P01", 1) != plan(d, "P02", 1)
+    assert plan(d, "P01", 1) != plan(Design(catch_trials=4, seed=7), "P01", 1)
+    assert 0 <= session_seed(0, "P01", 1) < 2**63
+
+
+def test_seed_is_stable_across_processes() -> None:
+    code = "from psychophysics.design import session_seed; print(session_seed(3, 'P01', 2))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123"},
+        cwd=REPO,
+    )
+    assert int(out.stdout) == session_seed(3, "P01", 2)
+
+
+def test_blocks_and_practice() -> None:
+    trials = plan(Design(practice_trials=6, break_every=25))
+    practice = [t for t in trials if t.block_type == "practice"]
+    main = [t for t in trials if t.block_type == "main"]
+    assert len(practice) == 6 and {t.block for t in practice} == {0}
+    assert trials[:6] == practice  # practice first
+    # easiest (lowest similarity) metamer: m0 with 4 views x 2 odd items = 8 cells >= 6 trials
+    assert {t.metamer_id for t in practice} == {"m0"}
+    sizes = Counter(t.block for t in main)
+    assert sizes == {1: 25, 2: 25, 3: 25, 4: 5}
+    assert all(t.trial_in_block == i % 25 + 1 for i, t in enumerate(main))
+
+
+def test_own_practice_items_leave_the_main_blocks() -> None:
+    trials = plan(Design(practice_trials=5, practice_source="own", practice_metamers=["m9"]))
+    assert {t.metamer_id for t in trials if t.block_type == "practice"} == {"m9"}
+    assert "m9" not in {t.metamer_id for t in trials if t.block_type == "main"}
+    with pytest.raises(MRDError, match="nope"):
+        plan(Design(practice_source="own", practice_metamers=["nope"]))
+
+
+def test_catch_trials() -> None:
+    trials = plan(Design(catch_trials=7, practice_trials=0))
+    catch = [t for t in trials if t.is_catch]
+    assert len(catch) == 7 and len(trials) == 80 + 7
+    for t in catch:
+        assert t.metamer_id.startswith("catch:") and t.metamer_id != f"catch:{t.scene_id}"
+        assert (t.group, t.model_id, t.odd_item) == ("catch", "", "metamer")
+    one_scene = [Item("a", "s0", "n", "shape", 1, True, 0.9)]
+    single = build_plan(one_scene, {"s0": 1}, Design(catch_trials=2, practice_trials=0), "P", 1)
+    assert [t.metamer_id for t in single if t.is_catch] == ["catch:_inverted"] * 2
+
+
+def test_selection_views_and_errors() -> None:
+    trials = plan(Design(views=[1], groups=["shape"], models=["netB"], practice_trials=0))
+    assert {t.view for t in trials} == {1}
+    assert {(t.group, t.model_id) for t in trials} == {("shape", "netB")}
+    assert len(plan(Design(only_successful=True, practice_trials=0))) == 9 * 8
+    assert len(plan(Design(odd_items=["metamer"], practice_trials=0))) == 40
+    with pytest.raises(MRDError, match="selects no metamers"):
+        plan(Design(models=["unknown"]))
+    with pytest.raises(MRDError, match="view 7"):
+        plan(Design(views=[7]))
+
+
+def test_same_metamer_rarely_back_to_back() -> None:
+    main = [t for t in plan(Design(practice_trials=0, repeats=2)) if t.block_type == "main"]
+    runs = sum(a.metamer_id == b.metamer_id for a, b in zip(main, main[1:], strict=False))
+    assert runs <= 1
+
+
+def test_trial_round_trips_through_dict() -> None:
+    t = plan(Design(practice_trials=0))[0]
+    assert Trial.from_dict(t.to_dict()) == t
+
+
+def test_light_modules_import_no_psychopy_or_torch() -> None:
+    code = (
+        "import sys, psychophysics.design, psychophysics.observers, psychophysics.simulate, "
+        "psychophysics.commands, psychophysics.datafile, psychophysics.preparation, psychophysics.images; "
+        "bad = [m for m in ('psychopy', 'torch', 'mitsuba', 'mrd', 'analysis') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
