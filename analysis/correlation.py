@@ -87,7 +87,6 @@ def bootstrap_spearman(
         db = dprime_from_pc(np.where(valid, pc, 1.0 / 3.0))
         r = _rowwise_spearman(db, x[idx])
         draws.append(np.where(valid.all(axis=1), r, np.nan))  # an item without trials voids the replicate
-        draws.append(r)
     all_draws = np.concatenate(draws) if draws else np.array([])
     ok = all_draws[np.isfinite(all_draws)]
     if ok.size == 0:

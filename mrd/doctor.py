@@ -83,6 +83,9 @@ def check_llvm() -> Check:
     if path is None:
         return Check("libLLVM", "fail", "no shared libLLVM >= 16 found",
                      "pip install karellen-llvm-core (make setup does this), or apt-get install libllvm19")
+    if not path.exists():
+        return Check("libLLVM", "fail", f"DRJIT_LIBLLVM_PATH={path} does not exist",
+                     "unset DRJIT_LIBLLVM_PATH (mrd finds the environment's libLLVM), or point it at a libLLVM >= 16")
     version = llvm_version(path)
     return Check("libLLVM", "ok", f"{path} (LLVM {version or '?'})", data={"path": str(path), "version": version})
 

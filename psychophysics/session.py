@@ -334,7 +334,8 @@ class OdditySession:
         n_done : int
             Trials on disk at the end.
         reason : str
-            ``"completed"``, ``"escape"`` or ``"SIGTERM"``.
+            ``"completed"``, ``"escape"`` or ``"SIGTERM"`` (``"interrupted"`` is recorded in the sidecar
+            when Ctrl+C ends the session; the KeyboardInterrupt then propagates).
         """
         prep, p = self.prep, self.cfg.presentation
         self.n_done, reason = prep.n_done, "completed"
@@ -385,6 +386,9 @@ class OdditySession:
             )
         except SessionEnded as ended:
             reason = ended.reason
+        except KeyboardInterrupt:
+            reason = "interrupted"
+            raise
         finally:
             prep.files.close()
             if prep.sidecar["runs"]:
