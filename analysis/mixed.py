@@ -220,6 +220,12 @@ def fit_mixed(
     z = stats.norm.ppf(0.5 + level / 2)
     rows: list[dict] = []
     notes: list[str] = []
+    if data["correct"].nunique() < 2:
+        notes.append(
+            f"not fitted: all {len(data)} analysed responses are "
+            f"{'correct' if data['correct'].iloc[0] else 'incorrect'}, so a binomial model is not identifiable"
+        )
+        return MixedResult(pd.DataFrame(rows, columns=COLUMNS), formula, random, len(data), scale, notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for method in methods:

@@ -101,12 +101,15 @@ def format_summary(summary: dict[str, Any]) -> str:
     for sc in s["scenes"]:
         lines.append(f"    {sc['id']:<24} {sc['views']} views, {sc['width']}x{sc['height']} px")
     lines.append(f"  metamers ({s['n_metamers']}, {s['n_success']} successful):")
+    wid = max([len(m["id"]) for m in s["metamers"]] + [2])
+    wsc = max([len(m["scene"]) for m in s["metamers"]] + [5])
+    wmo = max([len(m["model"]) for m in s["metamers"]] + [5])
     if s["metamers"]:
-        lines.append(f"    {'id':<34} {'scene':<14} {'model':<18} {'group':<9} {'ok':<3} {'cosine':>8} {'null max':>8}")
+        lines.append(f"    {'id':<{wid}} {'scene':<{wsc}} {'model':<{wmo}} {'group':<9} {'ok':<3} {'cosine':>8} {'null max':>8}")
     for m in s["metamers"]:
         own = m["similarity"].get(m["model"], {})
         lines.append(
-            f"    {m['id']:<34} {m['scene']:<14} {m['model']:<18} {m['group']:<9} "
+            f"    {m['id']:<{wid}} {m['scene']:<{wsc}} {m['model']:<{wmo}} {m['group']:<9} "
             f"{'yes' if m['success'] else 'no':<3} {own.get('cosine', float('nan')):>8.4f} "
             f"{own.get('null_max_cosine', float('nan')):>8.4f}"
         )

@@ -49,3 +49,17 @@ def test_recovers_known_effects() -> None:
     assert set(res.standardisation) == {"similarity"}
     for _, row in res.effects.iterrows():
         assert row["lo"] <= row["estimate"] <= row["hi"]
+
+
+def test_all_identical_responses_are_reported_not_fitted():
+    import pandas as pd
+
+    from analysis.mixed import fit_mixed
+
+    trials = pd.DataFrame({
+        "participant": ["a", "b"] * 20, "item": ["x", "y", "z", "w"] * 10, "group": ["shape", "material"] * 20,
+        "similarity": [0.9, 0.95, 0.97, 0.99] * 10, "correct": [1] * 40,
+    })
+    res = fit_mixed(trials, formula="correct ~ similarity_z")
+    assert res.effects.empty
+    assert any("all 40 analysed responses are correct" in n for n in res.notes)
