@@ -65,7 +65,7 @@ def spherical_uv(directions: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> spherical_uv(np.array([[0.0, 1.0, 0.0]]))[0, 1]
+    >>> float(spherical_uv(np.array([[0.0, 1.0, 0.0]]))[0, 1])
     0.0
     """
     d = _normalize(np.asarray(directions, dtype=np.float64))
@@ -84,13 +84,46 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Mesh:
     """
     t = (1.0 + 5.0**0.5) / 2.0
     v = np.array(
-        [[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
-         [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], dtype=np.float64,
+        [
+            [-1, t, 0],
+            [1, t, 0],
+            [-1, -t, 0],
+            [1, -t, 0],
+            [0, -1, t],
+            [0, 1, t],
+            [0, -1, -t],
+            [0, 1, -t],
+            [t, 0, -1],
+            [t, 0, 1],
+            [-t, 0, -1],
+            [-t, 0, 1],
+        ],
+        dtype=np.float64,
     )
     f = np.array(
-        [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
-         [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
-         [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]], dtype=np.int64,
+        [
+            [0, 11, 5],
+            [0, 5, 1],
+            [0, 1, 7],
+            [0, 7, 10],
+            [0, 10, 11],
+            [1, 5, 9],
+            [5, 11, 4],
+            [11, 10, 2],
+            [10, 7, 6],
+            [7, 1, 8],
+            [3, 9, 4],
+            [3, 4, 2],
+            [3, 2, 6],
+            [3, 6, 8],
+            [3, 8, 9],
+            [4, 9, 5],
+            [2, 4, 11],
+            [6, 2, 10],
+            [8, 6, 7],
+            [9, 8, 1],
+        ],
+        dtype=np.int64,
     )
     v = _normalize(v)
     for _ in range(subdivisions):
@@ -105,8 +138,8 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Mesh:
     return Mesh(v * radius, f, spherical_uv(v))
 
 
-def _real_sh(l: int, m: int, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    y = sph_harm_y(l, abs(m), theta, phi)
+def _real_sh(deg: int, m: int, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    y = sph_harm_y(deg, abs(m), theta, phi)
     if m > 0:
         return np.sqrt(2.0) * (-1) ** m * y.real
     if m < 0:
@@ -133,7 +166,7 @@ def draw_harmonic_coefficients(rng: np.random.Generator, degree: int, amplitude:
     >>> draw_harmonic_coefficients(np.random.default_rng(0), 2, 0.3).shape
     (8,)
     """
-    scale = np.concatenate([np.full(2 * l + 1, 1.0 / l) for l in range(1, degree + 1)])
+    scale = np.concatenate([np.full(2 * deg + 1, 1.0 / deg) for deg in range(1, degree + 1)])
     return rng.uniform(-amplitude, amplitude, size=scale.size) * scale
 
 
@@ -166,16 +199,20 @@ def harmonic(coefficients: np.ndarray, subdivisions: int = 3, scale: float = 1.0
     phi = np.arctan2(d[:, 2], d[:, 0])
     r = np.ones(len(d))
     i = 0
-    for l in range(1, degree + 1):
-        for m in range(-l, l + 1):
-            r += c[i] * _real_sh(l, m, theta, phi)
+    for deg in range(1, degree + 1):
+        for m in range(-deg, deg + 1):
+            r += c[i] * _real_sh(deg, m, theta, phi)
             i += 1
     r = np.maximum(r, 0.15)
     return _fit(Mesh(d * r[:, None], base.faces, base.uv), scale)
 
 
-def superquadric(exponent: float = 0.5, axes: tuple[float, float, float] = (1, 1, 1), subdivisions: int = 3,
-                 scale: float = 1.0) -> Mesh:
+def superquadric(
+    exponent: float = 0.5,
+    axes: tuple[float, float, float] = (1, 1, 1),
+    subdivisions: int = 3,
+    scale: float = 1.0,
+) -> Mesh:
     """A superellipsoid ``(|x/a|^(2/e) + |y/b|^(2/e) + |z/c|^(2/e)) = 1`` (radial map of a sphere).
 
     Examples
@@ -197,7 +234,7 @@ def torus(minor_radius: float = 0.35, segments: int = 48, scale: float = 1.0) ->
     Examples
     --------
     >>> torus(0.3, 16).faces.shape
-    (512, 3)
+    (256, 3)
     """
     n_major, n_minor = segments, max(8, segments // 2)
     i, j = np.meshgrid(np.arange(n_major), np.arange(n_minor), indexing="ij")
@@ -207,7 +244,9 @@ def torus(minor_radius: float = 0.35, segments: int = 48, scale: float = 1.0) ->
     uv = np.stack([i / n_major, j / n_minor], axis=-1).reshape(-1, 2)
     idx = lambda ii, jj: (ii % n_major) * n_minor + (jj % n_minor)  # noqa: E731
     p00, p10, p01, p11 = idx(i, j), idx(i + 1, j), idx(i, j + 1), idx(i + 1, j + 1)
-    f = np.concatenate([np.stack([p00, p01, p10], -1).reshape(-1, 3), np.stack([p10, p01, p11], -1).reshape(-1, 3)])
+    f = np.concatenate(
+        [np.stack([p00, p01, p10], -1).reshape(-1, 3), np.stack([p10, p01, p11], -1).reshape(-1, 3)]
+    )
     return _fit(Mesh(v, f, uv), scale)
 
 
@@ -218,7 +257,8 @@ def load_mesh_file(path: str | Path, scale: float = 1.0) -> Mesh:
     --------
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "tet.obj")
-    >>> _ = open(p, "w").write("v 1 1 1\\nv -1 -1 1\\nv -1 1 -1\\nv 1 -1 -1\\nf 1 2 3\\nf 1 3 4\\nf 1 4 2\\nf 2 4 3\\n")
+    >>> text = "v 1 1 1\\nv -1 -1 1\\nv -1 1 -1\\nv 1 -1 -1\\n"
+    >>> _ = open(p, "w").write(text + "f 1 2 3\\nf 1 3 4\\nf 1 4 2\\nf 2 4 3\\n")
     >>> from mrd.variant import use_variant
     >>> _ = use_variant("llvm_ad_rgb")
     >>> load_mesh_file(p).faces.shape

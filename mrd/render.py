@@ -78,8 +78,11 @@ class Renderer:
     def key(self, group: str, name: str) -> str:
         """Mitsuba parameter key of a value (``sky``/``ground`` both map to the environment data)."""
         if group == "shape":
-            return {"vertices": f"{OBJECT}.vertex_positions", "faces": f"{OBJECT}.faces",
-                    "uv": f"{OBJECT}.vertex_texcoords"}[name]
+            return {
+                "vertices": f"{OBJECT}.vertex_positions",
+                "faces": f"{OBJECT}.faces",
+                "uv": f"{OBJECT}.vertex_texcoords",
+            }[name]
         if group == "material":
             if name == "base_color":
                 return f"{OBJECT}.bsdf.base_color." + ("data" if self.layout.textured else "value")
@@ -90,7 +93,9 @@ class Renderer:
             return f"{ENV}.data"
         if name == "radiance":
             return f"{ENV}.radiance.value"
-        return f"{LIGHT}.intensity.value" if self.layout.light == "point" else f"{LIGHT}.emitter.radiance.value"
+        return (
+            f"{LIGHT}.intensity.value" if self.layout.light == "point" else f"{LIGHT}.emitter.radiance.value"
+        )
 
     def env_data(self, sky: Any, ground: Any) -> Any:
         """Gradient environment-map data from sky and ground colours (differentiable).
@@ -107,7 +112,7 @@ class Renderer:
         return mi.TensorXf(self._env_w * s + (1.0 - self._env_w) * g, self._env_shape)
 
     def write(self, group: str, name: str, value: Any) -> None:
-        """Write one Dr.Jit value (Color3f, Float, TensorXf; flat Float for vertices). Call :meth:`update` after."""
+        """Write one Dr.Jit value (Color3f, Float, TensorXf; flat Float for vertices); then :meth:`update`."""
         self.params[self.key(group, name)] = value
 
     def update(self) -> None:
@@ -159,8 +164,10 @@ class Renderer:
         import mitsuba as mi
 
         integ = self.integrators[integrator]
-        return [mi.render(self.scene, self.params, sensor=i, spp=spp, seed=_seed(seed + i), integrator=integ)
-                for i in range(self.n_views)]
+        return [
+            mi.render(self.scene, self.params, sensor=i, spp=spp, seed=_seed(seed + i), integrator=integ)
+            for i in range(self.n_views)
+        ]
 
     def render_display(self, spp: int, seed: int) -> np.ndarray:
         """High-spp renders of every view, without gradients.

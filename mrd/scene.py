@@ -67,9 +67,14 @@ def layout_for(spec: SceneSpec, render: RenderSettings) -> Layout:
     """
     lt = spec.lighting
     return Layout(
-        views=cameras(render), size=render.size, environment=lt.environment, light=lt.light,
-        light_position=tuple(lt.light_position), light_size=lt.light_size,
-        textured=spec.material.texture is not None, env_resolution=render.env_resolution,
+        views=cameras(render),
+        size=render.size,
+        environment=lt.environment,
+        light=lt.light,
+        light_position=tuple(lt.light_position),
+        light_size=lt.light_size,
+        textured=spec.material.texture is not None,
+        env_resolution=render.env_resolution,
         max_depth=render.max_depth,
     )
 
@@ -99,8 +104,16 @@ def cameras(render: RenderSettings) -> list[dict[str, Any]]:
             r = np.sqrt(max(0.0, 1.0 - y * y))
             d = np.array([r * np.sin(golden * i), y, r * np.cos(golden * i)])
         origin = (render.distance * d).round(9).tolist()
-        out.append({"origin": origin, "target": [0.0, 0.0, 0.0], "up": _up_for(d), "fov": render.fov,
-                    "width": render.size[0], "height": render.size[1]})
+        out.append(
+            {
+                "origin": origin,
+                "target": [0.0, 0.0, 0.0],
+                "up": _up_for(d),
+                "fov": render.fov,
+                "width": render.size[0],
+                "height": render.size[1],
+            }
+        )
     return out
 
 
@@ -118,7 +131,9 @@ def mesh_from_spec(spec: ShapeSpec, resolve: Callable[[str], Path] = Path) -> me
     if spec.kind == "harmonic":
         c = spec.coefficients
         if c is None:
-            c = meshes.draw_harmonic_coefficients(np.random.default_rng(spec.seed), spec.degree, spec.amplitude)
+            c = meshes.draw_harmonic_coefficients(
+                np.random.default_rng(spec.seed), spec.degree, spec.amplitude
+            )
         return meshes.harmonic(c, spec.subdivisions, spec.scale)
     if spec.kind == "superquadric":
         return meshes.superquadric(spec.exponent, tuple(spec.axes), spec.subdivisions, spec.scale)
@@ -166,8 +181,12 @@ def texture_values(spec: TextureSpec, resolve: Callable[[str], Path] = Path) -> 
 def material_values(spec: MaterialSpec, resolve: Callable[[str], Path] = Path) -> dict[str, np.ndarray]:
     """Material-group values of a material spec."""
     base = texture_values(spec.texture, resolve) if spec.texture else np.asarray(spec.base_color, np.float32)
-    return {"base_color": base, "roughness": np.float32(spec.roughness), "metallic": np.float32(spec.metallic),
-            "specular": np.float32(spec.specular)}
+    return {
+        "base_color": base,
+        "roughness": np.float32(spec.roughness),
+        "metallic": np.float32(spec.metallic),
+        "specular": np.float32(spec.specular),
+    }
 
 
 def lighting_values(spec: LightingSpec) -> dict[str, np.ndarray]:
@@ -217,10 +236,20 @@ def _sensor(view: dict[str, Any]) -> dict[str, Any]:
     import mitsuba as mi
 
     return {
-        "type": "perspective", "fov": float(view["fov"]), "fov_axis": "x",
-        "to_world": mi.ScalarTransform4f().look_at(origin=view["origin"], target=view["target"], up=view["up"]),
-        "film": {"type": "hdrfilm", "width": int(view["width"]), "height": int(view["height"]),
-                 "pixel_format": "rgb", "sample_border": True, "rfilter": {"type": "gaussian"}},
+        "type": "perspective",
+        "fov": float(view["fov"]),
+        "fov_axis": "x",
+        "to_world": mi.ScalarTransform4f().look_at(
+            origin=view["origin"], target=view["target"], up=view["up"]
+        ),
+        "film": {
+            "type": "hdrfilm",
+            "width": int(view["width"]),
+            "height": int(view["height"]),
+            "pixel_format": "rgb",
+            "sample_border": True,
+            "rfilter": {"type": "box"},
+        },
         "sampler": {"type": "independent", "sample_count": 1},
     }
 
@@ -232,9 +261,14 @@ def _light_dict(layout: Layout) -> dict[str, Any]:
     if layout.light == "point":
         return {"type": "point", "position": pos, "intensity": {"type": "rgb", "value": [1.0, 1.0, 1.0]}}
     up = _up_for(np.asarray(pos) / np.linalg.norm(pos))
-    to_world = mi.ScalarTransform4f().look_at(origin=pos, target=[0, 0, 0], up=up).scale(0.5 * layout.light_size)
-    return {"type": "rectangle", "to_world": to_world,
-            "emitter": {"type": "area", "radiance": {"type": "rgb", "value": [1.0, 1.0, 1.0]}}}
+    to_world = (
+        mi.ScalarTransform4f().look_at(origin=pos, target=[0, 0, 0], up=up).scale(0.5 * layout.light_size)
+    )
+    return {
+        "type": "rectangle",
+        "to_world": to_world,
+        "emitter": {"type": "area", "radiance": {"type": "rgb", "value": [1.0, 1.0, 1.0]}},
+    }
 
 
 def scene_dict(layout: Layout, params: Params) -> dict[str, Any]:
@@ -246,16 +280,33 @@ def scene_dict(layout: Layout, params: Params) -> dict[str, Any]:
 
     mat = params["material"]
     if layout.textured:
-        base: Any = {"type": "bitmap", "bitmap": mi.Bitmap(np.asarray(mat["base_color"], np.float32)), "raw": True}
+        base: Any = {
+            "type": "bitmap",
+            "bitmap": mi.Bitmap(np.asarray(mat["base_color"], np.float32)),
+            "raw": True,
+        }
     else:
         base = {"type": "rgb", "value": [float(x) for x in mat["base_color"]]}
-    bsdf = mi.load_dict({"type": "principled", "base_color": base, "roughness": float(mat["roughness"]),
-                         "metallic": float(mat["metallic"]), "specular": float(mat["specular"])})
+    bsdf = mi.load_dict(
+        {
+            "type": "principled",
+            "base_color": base,
+            "roughness": float(mat["roughness"]),
+            "metallic": float(mat["metallic"]),
+            "specular": float(mat["specular"]),
+        }
+    )
     shp = params["shape"]
     props = mi.Properties()
     props["bsdf"] = bsdf
-    mesh = mi.Mesh(OBJECT, len(shp["vertices"]), len(shp["faces"]), props=props,
-                   has_vertex_normals=True, has_vertex_texcoords=True)
+    mesh = mi.Mesh(
+        OBJECT,
+        len(shp["vertices"]),
+        len(shp["faces"]),
+        props=props,
+        has_vertex_normals=True,
+        has_vertex_texcoords=True,
+    )
     mp = mi.traverse(mesh)
     mp["vertex_positions"] = mi.Float(np.asarray(shp["vertices"], np.float32).ravel())
     mp["faces"] = mi.UInt(np.asarray(shp["faces"], np.uint32).ravel())
@@ -291,21 +342,30 @@ def describe(layout: Layout, params: Params, spec: SceneSpec | None = None) -> d
         light.update(position=list(layout.light_position), value="params/lighting/light_intensity")
         if layout.light == "area":
             light.update(shape="rectangle facing the origin", size=layout.light_size)
-    env: dict[str, Any] = {"type": "constant" if layout.environment == "constant" else "envmap",
-                           "kind": layout.environment}
+    env: dict[str, Any] = {
+        "type": "constant" if layout.environment == "constant" else "envmap",
+        "kind": layout.environment,
+    }
     env.update({k: f"params/lighting/{k}" for k in ("radiance", "sky", "ground") if k in params["lighting"]})
     if layout.environment == "gradient":
         env["resolution"] = [layout.env_resolution, 2 * layout.env_resolution]
         env["blend"] = "0.5*(1+tanh(elevation/8deg)) sky + rest ground"
     out = {
-        "object": {"type": "mesh", "vertices": "params/shape/vertices", "faces": "params/shape/faces",
-                   "uv": "params/shape/uv", "bsdf": {"type": "principled", "textured": layout.textured, **mat_ref}},
+        "object": {
+            "type": "mesh",
+            "vertices": "params/shape/vertices",
+            "faces": "params/shape/faces",
+            "uv": "params/shape/uv",
+            "bsdf": {"type": "principled", "textured": layout.textured, **mat_ref},
+        },
         "environment": env,
         "light": light,
         "sensors": copy.deepcopy(layout.views),
-        "film": {"type": "hdrfilm", "rfilter": "gaussian", "sample_border": True},
-        "integrator": {"material/lighting/display": {"type": "prb", "max_depth": layout.max_depth},
-                       "shape": {"type": "direct_projective", "sppi": 0}},
+        "film": {"type": "hdrfilm", "rfilter": "box", "sample_border": True},
+        "integrator": {
+            "material/lighting/display": {"type": "prb", "max_depth": layout.max_depth},
+            "shape": {"type": "direct_projective", "sppi": 0},
+        },
     }
     if spec is not None:
         out["spec"] = spec.model_dump(mode="json")

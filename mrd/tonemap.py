@@ -37,8 +37,9 @@ def tonemap_torch(linear: torch.Tensor, exposure: float = 0.0) -> torch.Tensor:
     Examples
     --------
     >>> x = torch.tensor([0.2], requires_grad=True)
-    >>> y = tonemap_torch(x); y.backward()
-    >>> round(float(y), 4), bool(x.grad > 0)
+    >>> y = tonemap_torch(x)
+    >>> y.backward()
+    >>> round(float(y.detach()), 4), bool(x.grad > 0)
     (0.4845, True)
     """
     x = torch.clamp(linear * (2.0**exposure), 0.0, 1.0)

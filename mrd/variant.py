@@ -82,7 +82,9 @@ def choose_variant(requested: str | None = "auto") -> str:
     if req == "cuda_ad_rgb" and not cuda_usable():
         raise MRDError("variant 'cuda_ad_rgb': no usable CUDA GPU here; use 'llvm_ad_rgb' or 'auto'")
     if req == "llvm_ad_rgb" and not llvm_usable():
-        raise MRDError("variant 'llvm_ad_rgb': Dr.Jit found no libLLVM; set DRJIT_LIBLLVM_PATH before starting")
+        raise MRDError(
+            "variant 'llvm_ad_rgb': Dr.Jit found no libLLVM; set DRJIT_LIBLLVM_PATH before starting"
+        )
     return req
 
 

@@ -1,0 +1,251 @@
+"""End to end: config -> real renders -> real models -> optimisation -> HDF5 store.
+
+Includes the planted invariance (a model that sees only mean luminance is fooled by a metamer
+whose base colour is visibly different), the bit-identity of unvaried groups, resuming,
+determinism, the CLI, and the shipped demo config.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mrd.cli import main
+from mrd.config import load_config
+from mrd.generate import Generator, generate
+from mrd.physical import delta_e
+from stimuli import StimulusSet, StoreWriter, validate_store
+
+SETS = Path(__file__).parents[2] / "stimuli" / "sets"
+
+TINY = """
+seed = 5
+[render]
+resolution = 24
+spp = 4
+display_spp = 16
+views = 1
+max_depth = 2
+[optimize]
+steps = 3
+target_renders = 2
+remesh_every = 2
+remesh_edge_scale = 0.5
+[null]
+draws = 2
+[[models]]
+name = "mrd.testing_models:mean_luminance"
+layers = ["luminance"]
+[[scenes]]
+id = "blob"
+shape = { kind = "harmonic", seed = 4, subdivisions = 2 }
+[[metamers]]
+groups = ["material", "lighting"]
+[[metamers]]
+groups = ["shape"]
+[metamers.start.shape]
+kind = "icosphere"
+subdivisions = 2
+"""
+
+PLANTED = """
+seed = 3
+[render]
+resolution = 32
+spp = 8
+display_spp = 64
+views = 2
+max_depth = 2
+[optimize]
+steps = 80
+target_renders = 4
+stop_on_success = false
+[optimize.lr]
+material = 0.08
+[null]
+draws = 2
+[[models]]
+name = "mrd.testing_models:mean_luminance"
+layers = ["luminance"]
+[[scenes]]
+id = "red"
+material = { base_color = [0.75, 0.22, 0.18], roughness = 0.4, specular = 0.5 }
+[[metamers]]
+groups = ["material"]
+[metamers.start.material]
+base_color = [0.1, 0.15, 0.7]
+"""
+
+
+def _mean_luminance(display: np.ndarray) -> np.ndarray:
+    """Per-view mean relative luminance of 8-bit sRGB images (independent of mrd's code)."""
+    x = display.astype(np.float64) / 255.0
+    lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    return (lin @ np.array([0.2126, 0.7152, 0.0722])).mean(axis=(1, 2))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    cfg = d / "tiny.toml"
+    cfg.write_text(TINY)
+    out = d / "tiny.h5"
+    summary = generate(cfg, out, progress=False)
+    return cfg, out, summary
+
+
+def test_tiny_set_is_valid_and_unvaried_groups_are_bit_identical(tiny):
+    cfg, out, summary = tiny
+    assert validate_store(out) == []
+    assert sorted(summary.made) == sorted(j.metamer_id for j in load_config(cfg)[0].jobs())
+    with StimulusSet(out) as s:
+        target = s.scene("blob").params
+        assert s.metamer_ids and len(s.metamer_ids) == 3
+        for mid in s.metamer_ids:
+            m = s.metamer(mid)
+            assert m.display.shape == (1, 24, 24, 3) and m.null_display.shape == (2, 1, 24, 24, 3)
+            for which in (m.initial_params, m.final_params):
+                for group in {"shape", "material", "lighting"} - {m.group}:
+                    for name, value in target[group].items():
+                        got = which[group][name]
+                        assert got.dtype == value.dtype and got.tobytes() == value.tobytes(), (
+                            mid,
+                            group,
+                            name,
+                        )
+            varied = m.final_params[m.group]
+            assert any(
+                not np.array_equal(varied[k], target[m.group][k]) for k in varied if k in target[m.group]
+            )
+            assert len(m.loss) == m.steps == 3 and m.info["stop_reason"] == "max_steps"
+            assert set(m.similarity) == {"mrd.testing_models_mean_luminance"}
+        shape = s.metamer("blob.shape.mrd.testing_models_mean_luminance.s0")
+        assert len(shape.initial_params["shape"]["vertices"]) == 162  # the explicit icosphere start
+        assert shape.info["remeshes"] == 1  # after step 2 of 3
+        assert len(shape.final_params["shape"]["vertices"]) > 162
+        assert shape.final_params["shape"]["uv"].shape == (len(shape.final_params["shape"]["vertices"]), 2)
+        assert {"chamfer", "fscore"} <= set(shape.physical_distance)
+
+
+def test_rerun_skips_and_resume_completes_and_same_seed_same_result(tiny, tmp_path):
+    cfg, out, _ = tiny
+    again = generate(cfg, out, progress=False)
+    assert again.made == [] and len(again.skipped) == 3
+    # a store holding only the first metamer is completed by `generate`, with the same results
+    config, text = load_config(cfg)
+    part = tmp_path / "part.h5"
+    gen = Generator(config, progress=False)
+    first = config.jobs()[0]
+    with StoreWriter(part, config_text=text) as w:
+        for m in gen.load_models().values():
+            w.add_model(m.record)
+        _, scene = gen.scene(first.scene)
+        w.add_scene(scene)
+        w.add_metamer(gen.metamer(first))
+    resumed = generate(cfg, part, progress=False)
+    assert resumed.skipped == [first.metamer_id] and len(resumed.made) == 2
+    with StimulusSet(out) as a, StimulusSet(part) as b:
+        assert a.metamer_ids == b.metamer_ids
+        assert np.abs(a.scene_display("blob").astype(int) - b.scene_display("blob")).max() <= 1
+        for mid in a.metamer_ids:
+            ma, mb = a.metamer(mid), b.metamer(mid)
+            # Dr.Jit sums gradients over pixels with multi-threaded (atomic) reductions, so runs agree to
+            # float32 rounding rather than bit for bit; over 3 steps that stays far below 1e-4
+            assert np.allclose(ma.loss, mb.loss, rtol=1e-4)
+            assert all(
+                np.allclose(ma.final_params[ma.group][k], v, rtol=1e-4, atol=1e-5)
+                for k, v in mb.final_params[mb.group].items()
+            )
+            assert np.abs(ma.display.astype(int) - mb.display).max() <= 1
+
+
+def test_planted_invariance_mean_luminance_model(tmp_path):
+    """A luminance-only model: the metamer matches luminance while its colour differs visibly."""
+    cfg = tmp_path / "planted.toml"
+    cfg.write_text(PLANTED)
+    out = tmp_path / "planted.h5"
+    generate(cfg, out, progress=False)
+    assert validate_store(out) == []
+    with StimulusSet(out) as s:
+        target = s.scene("red")
+        m = s.metamer(s.metamer_ids[0])
+    sim = m.similarity[m.model_id]
+    assert sim.mean_cosine >= 0.999
+    assert float(np.mean(sim.rel_l2)) <= 0.02  # luminance matched to 2 % ...
+    assert float(np.mean(sim.null_rel_l2)) >= 5 * float(
+        np.mean(sim.rel_l2)
+    )  # ... far closer than the null draws
+    lum_t, lum_m = _mean_luminance(target.display), _mean_luminance(m.display)
+    assert np.allclose(lum_m, lum_t, rtol=0.03), (lum_m, lum_t)
+    base_t, base_m = target.params["material"]["base_color"], m.final_params["material"]["base_color"]
+    assert (
+        delta_e(base_t, base_m) > 30 and m.physical_distance["base_color_delta_e"] > 30
+    )  # visibly different
+    assert base_m[2] > base_m[0]  # still bluish; the target is red
+    disp_t, disp_m = target.display.astype(float), m.display.astype(float)
+    centre = (slice(None), slice(12, 20), slice(12, 20))
+    assert np.abs(disp_t[centre] - disp_m[centre]).mean() > 40  # the images differ visibly too
+
+
+def test_cli_generate_and_its_errors(tmp_path, capsys):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        TINY.replace('groups = ["material", "lighting"]', 'groups = ["lighting"]').replace(
+            '[[metamers]]\ngroups = ["shape"]\n[metamers.start.shape]\nkind = "icosphere"\n'
+            "subdivisions = 2\n",
+            "",
+        )
+    )
+    out = tmp_path / "cli.h5"
+    assert (
+        main(
+            [
+                "generate",
+                str(cfg),
+                "--out",
+                str(out),
+                "--quiet",
+                "--variant",
+                "llvm_ad_rgb",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert "1 metamers made" in capsys.readouterr().out
+    assert main(["generate", str(cfg), "--out", str(out), "--quiet"]) == 0
+    assert "0 metamers made, 1 already present" in capsys.readouterr().out
+    assert main(["generate", str(tmp_path / "nope.toml"), "--out", str(out)]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["generate", str(cfg), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["generate", str(cfg), "--out", str(out), "--variant", "scalar_rgb"]) == 2
+    assert "variant 'scalar_rgb' is not supported" in capsys.readouterr().err
+    changed = tmp_path / "changed.toml"
+    changed.write_text(cfg.read_text().replace("seed = 5", "seed = 6"))
+    assert main(["generate", str(changed), "--out", str(out)]) == 2
+    assert "different config" in capsys.readouterr().err
+
+
+def test_demo_config_makes_a_valid_set_whose_metamers_mostly_succeed(tmp_path):
+    cfg = tmp_path / "demo.toml"
+    shutil.copy(SETS / "demo.toml", cfg)
+    out = tmp_path / "demo.h5"
+    summary = generate(cfg, out, progress=False)
+    assert len(summary.made) == 4 and validate_store(out) == []
+    with StimulusSet(out) as s:
+        metamers = [s.metamer(mid, images=False) for mid in s.metamer_ids]
+        assert s.scene_display("blob_red").shape == (2, 64, 64, 3)
+    successes = [m.success for m in metamers]
+    assert sum(successes) >= 3, [
+        (m.metamer_id, m.similarity[m.model_id].mean_cosine, m.similarity[m.model_id].null_max_cosine)
+        for m in metamers
+    ]
+    for m in metamers:
+        sim = m.similarity[m.model_id]
+        assert m.success == (sim.mean_cosine > sim.null_max_cosine)
+        assert sim.cosine.shape == (2, 3) and sim.null_cosine.shape == (4, 3)
