@@ -25,7 +25,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis import correlation, mixed, observer, psychometric, summaries
-from analysis.load import LoadedData, load_sessions, load_trials_table
+from analysis.load import LoadedData, load_sessions
+from analysis.load_table import load_trials_table
 from analysis.report import methods_text, write_report
 from stimuli.errors import MRDError
 
@@ -137,7 +138,7 @@ def analyze(
     out : path-like, optional
         Output folder for ``tables/*.csv``, ``figures/*.png|svg``, ``report.html`` and ``analysis.json``.
     participant_col, item_cols, condition_cols, correct_col, x_col, group_col
-        Column mapping of the generic entry (see :func:`analysis.load.load_trials_table`).
+        Column mapping of the generic entry (see :func:`analysis.load_table.load_trials_table`).
     similarity_model : str, optional
         Model whose similarity defines the per-trial similarity (default: each metamer's own).
     sigma : float, optional

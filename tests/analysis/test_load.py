@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.load import load_sessions, load_trials_table
+from analysis.load import load_sessions
+from analysis.load_table import load_trials_table
 from analysis.observer import fit_sigma
 from analysis.synthetic import simulate_sessions
 from stimuli import StimulusSet

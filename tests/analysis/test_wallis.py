@@ -15,7 +15,7 @@ import pytest
 
 from analysis.api import analyze
 from analysis.commands import main as analyze_main
-from analysis.load import load_trials_table
+from analysis.load_table import load_trials_table
 from analysis.mixed import fit_mixed
 from analysis.summaries import per_condition, per_participant
 
