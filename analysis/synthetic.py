@@ -31,32 +31,7 @@ import pandas as pd
 
 from stimuli import StimulusSet, StoreWriter
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
-
-TRIAL_COLUMNS = (
-    "participant",
-    "session",
-    "block",
-    "block_type",
-    "trial",
-    "trial_in_block",
-    "metamer_id",
-    "scene_id",
-    "model_id",
-    "group",
-    "view",
-    "odd_item",
-    "odd_position",
-    "response_key",
-    "response_position",
-    "correct",
-    "rt",
-    "is_catch",
-    "frame_interval_mean_ms",
-    "frame_interval_sd_ms",
-    "dropped_frames",
-    "timestamp",
-)
-"""Columns of a session trials CSV, in order (the psychophysics data contract)."""
+from stimuli.sessions import TRIAL_COLUMNS
 
 DEFAULT_PARAMS: dict[str, tuple[float, float, float]] = {
     "shape": (0.05, 1.5, 0.04),

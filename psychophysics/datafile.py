@@ -68,32 +68,11 @@ from typing import Any
 
 from psychophysics.design import Trial
 from stimuli.errors import MRDError
+from stimuli.fsutil import fsync_dir
+from stimuli.sessions import TRIAL_COLUMNS
 
-COLUMNS: tuple[str, ...] = (
-    "participant",
-    "session",
-    "block",
-    "block_type",
-    "trial",
-    "trial_in_block",
-    "metamer_id",
-    "scene_id",
-    "model_id",
-    "group",
-    "view",
-    "odd_item",
-    "odd_position",
-    "response_key",
-    "response_position",
-    "correct",
-    "rt",
-    "is_catch",
-    "frame_interval_mean_ms",
-    "frame_interval_sd_ms",
-    "dropped_frames",
-    "timestamp",
-)
-"""CSV columns, in order."""
+COLUMNS: tuple[str, ...] = TRIAL_COLUMNS
+"""CSV columns, in order (:data:`stimuli.sessions.TRIAL_COLUMNS`)."""
 
 PARTICIPANT_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -125,14 +104,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _json_default(obj: Any) -> Any:
     """numpy scalars and arrays as plain numbers and lists."""
     if hasattr(obj, "tolist"):
@@ -148,7 +119,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _format(value: Any) -> str:
@@ -228,7 +199,7 @@ class SessionFiles:
             fh.write(",".join(COLUMNS) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(self.data_dir)
+        fsync_dir(self.data_dir)
 
     def read_plan(self) -> dict[str, Any]:
         """The saved plan (dict with ``trials``)."""

@@ -45,28 +45,13 @@ import numpy as np
 from stimuli import h5io
 from stimuli.digest import content_digest
 from stimuli.errors import MRDError
+from stimuli.fsutil import fsync_dir, fsync_file
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 from stimuli.schema import GROUPS, SCHEMA_VERSION, SUPPORTED_MAJOR, check_id, major_of
 from stimuli.version import suite_version
 
 KIND_ORDER = {"model": 0, "scene": 1, "metamer": 2, "similarity": 3}
 _PLURAL = {"model": "models", "scene": "scenes", "metamer": "metamers"}
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sha256_text(text: str) -> str:
@@ -178,9 +163,9 @@ class StoreWriter:
             for group in _PLURAL.values():
                 f.create_group(group)
             f.attrs["content_digest"] = content_digest(f)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def _check_existing(self, config_text: str | None) -> None:
         try:
@@ -270,9 +255,9 @@ class StoreWriter:
             for key, value in attrs.items():
                 uf.attrs[key] = value
             fill(uf.create_group("unit"))
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, final)
-        _fsync_dir(self.journal)
+        fsync_dir(self.journal)
         if kind in self._pending:
             self._pending[kind].add(uid)
         self._units.append(final)
@@ -293,9 +278,9 @@ class StoreWriter:
                 with h5py.File(unit, "r") as uf:
                     _merge_unit(f, uf)
             f.attrs["content_digest"] = content_digest(f)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         for unit in units:
             unit.unlink(missing_ok=True)
         for kind in self._pending:

@@ -1,0 +1,67 @@
+"""The session-data contract shared by the experiment (writer) and the analysis (reader).
+
+Files in a data folder, per participant ``P`` and session ``S``: ``sub-P_ses-S_trials.csv`` (one row per
+trial, columns :data:`TRIAL_COLUMNS` in this order), ``sub-P_ses-S_session.json`` (the sidecar, keys
+:data:`SIDECAR_KEYS` at least) and ``sub-P_ses-S_plan.json`` (the planned trial sequence). The full
+reference is ``docs/session-data.md``. It lives in :mod:`stimuli` because both ``psychophysics`` and
+``analysis`` depend on it and on nothing else of each other.
+
+Examples
+--------
+>>> session_stem("P01", 2)
+'sub-P01_ses-2'
+>>> TRIAL_COLUMNS[:3]
+('participant', 'session', 'block')
+"""
+
+from __future__ import annotations
+
+TRIAL_COLUMNS: tuple[str, ...] = (
+    "participant",
+    "session",
+    "block",
+    "block_type",
+    "trial",
+    "trial_in_block",
+    "metamer_id",
+    "scene_id",
+    "model_id",
+    "group",
+    "view",
+    "odd_item",
+    "odd_position",
+    "response_key",
+    "response_position",
+    "correct",
+    "rt",
+    "is_catch",
+    "frame_interval_mean_ms",
+    "frame_interval_sd_ms",
+    "dropped_frames",
+    "timestamp",
+)
+"""Columns of a session's trials CSV, in order."""
+
+SIDECAR_KEYS: tuple[str, ...] = (
+    "participant",
+    "session",
+    "stimulus_set",
+    "stimulus_digest",
+    "experiment_config",
+    "versions",
+    "monitor",
+    "frame_rate_hz",
+    "started",
+    "ended",
+    "completed",
+    "n_trials_planned",
+    "n_trials_done",
+    "observer",
+    "observer_params",
+)
+"""Keys every session sidecar has."""
+
+
+def session_stem(participant: str, session: int) -> str:
+    """Common stem of a session's three files."""
+    return f"sub-{participant}_ses-{session}"
