@@ -8,6 +8,7 @@ times the optimisation step (material, 64 px, 8 spp, 2 views, the default model;
 
 * ``default``: nothing set (libgomp spins, then sleeps);
 * ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep at once);
+* ``spin10k``: ``GOMP_SPINCOUNT=10000`` (a short spin, then sleep);
 * ``torch1``: ``torch.set_num_threads(1)``;
 
 each on the machine as it is (``idle``) and with one extra process spinning on a core (``busy``,
@@ -34,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SETTINGS: dict[str, dict[str, str]] = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+                                       "spin10k": {"GOMP_SPINCOUNT": "10000"},
                                        "torch1": {"MRD_BENCH_TORCH_THREADS": "1"}}
 
 
