@@ -13,24 +13,9 @@ import pytest
 
 from psychophysics.commands import main
 from stimuli import StimulusSet
+from stimuli.sessions import SIDECAR_KEYS as CONTRACT_SIDECAR_KEYS
 
-SIDECAR_KEYS = {
-    "participant",
-    "session",
-    "stimulus_set",
-    "stimulus_digest",
-    "experiment_config",
-    "versions",
-    "monitor",
-    "frame_rate_hz",
-    "started",
-    "ended",
-    "completed",
-    "n_trials_planned",
-    "n_trials_done",
-    "observer",
-    "observer_params",
-}
+SIDECAR_KEYS = set(CONTRACT_SIDECAR_KEYS)
 
 
 def rows(path: Path) -> list[dict[str, str]]:
