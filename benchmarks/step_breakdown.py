@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Case, Setup, make_setup, md_table, sync, write_results  # noqa: E402
+from _common import RESULTS, Case, Setup, make_setup, md_table, sync, write_results  # noqa: E402
 
 PARTS = ("render_fwd", "render_bwd", "model_fwd", "model_bwd", "other")
 OTHER_PARTS = ("param_fwd", "param_bwd", "exchange", "monitor", "adam")
@@ -294,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time this many steps of the shipped optimize() as a cross-check (0: skip)")
     ap.add_argument("--only", default=None, help="run cases whose label contains this text")
     ap.add_argument("--name", default=None, help="result file name (default step_breakdown[_quick])")
+    ap.add_argument("--update", action="store_true",
+                    help="replace only the cases run now in an existing result file (e.g. re-measure noisy ones)")
     args = ap.parse_args(argv)
     cases = quick_grid() if args.quick else full_grid()
     if args.only:
@@ -309,8 +312,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
     name = args.name or ("step_breakdown_quick" if args.quick else "step_breakdown")
     cmd = ".venv/bin/python benchmarks/step_breakdown.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_results(name, cmd.strip(), {"target_ratio": TARGET_RATIO, "rounds": rounds, "warmup": args.warmup,
-                                      "results": results}, markdown(results))
+    commands = [cmd.strip()]
+    if args.update and (RESULTS / f"{name}.json").exists():
+        old = json.loads((RESULTS / f"{name}.json").read_text())
+        new = {r["label"]: r for r in results}
+        results = [new.pop(r["label"], r) for r in old["results"]] + list(new.values())
+        commands = [*old.get("commands", [old["command"]]), cmd.strip()]
+    write_results(name, " ; ".join(commands), {"target_ratio": TARGET_RATIO, "rounds": rounds, "warmup": args.warmup,
+                                               "commands": commands, "results": results}, markdown(results))
     return 0
 
 
