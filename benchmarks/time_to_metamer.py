@@ -13,7 +13,7 @@ seeds), with the stop rule "step similarity >= null maximum + margin". Reported 
 Settings compared (each applied to the config's own values):
 
 * ``shipped``: the config as it is;
-* ``lr x0.5``, ``lr x2``, ``lr x4``: the varied group's learning rate scaled;
+* ``lr x0.5``, ``lr x2``, ``lr x4``, ``lr x8``: the varied group's learning rate scaled;
 * ``lambda 5``, ``lambda 50``: the LargeSteps smoothness (shape only);
 * ``c2f res``: coarse to fine: half resolution first (up to 60 % of the step budget, leaving as soon
   as the coarse stage meets the criterion), then full resolution for the rest;
@@ -36,6 +36,7 @@ Results: ``benchmarks/results/time_to_metamer[_quick|_pilot].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEMO, PILOT, bench_device, bench_variant, md_table, write_results  # noqa: E402
+from _common import DEMO, PILOT, RESULTS, bench_device, bench_variant, md_table, write_results  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ SETTINGS = [
     Setting("lr x0.5", lr_scale=0.5),
     Setting("lr x2", lr_scale=2.0),
     Setting("lr x4", lr_scale=4.0),
+    Setting("lr x8", lr_scale=8.0),
     Setting("lambda 5", lambda_=5.0, groups=("shape",)),
     Setting("lambda 50", lambda_=50.0, groups=("shape",)),
     Setting("c2f res", stages=((0.5, 1.0, 0.6), (1.0, 1.0, 1.0))),
@@ -233,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", default=None, help="comma-separated scene ids (default: all; pilot: blob)")
     ap.add_argument("--steps", type=int, default=None, help="step budget (default: the config's)")
     ap.add_argument("--name", default=None)
+    ap.add_argument("--update", action="store_true",
+                    help="merge into an existing result file: runs made now replace the same (metamer, setting)")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
@@ -260,12 +264,20 @@ def main(argv: list[str] | None = None) -> int:
         tqdm.write(f"{r['job']} [{setting.name}]: {r['steps']} steps, {r['seconds']:.1f} s, criterion "
                    f"{'met' if r['success_opt'] else 'NOT met'}, display success {r['success_display']}")
         rows.append(r)
-    summary = summarise(rows)
     name = args.name or ("time_to_metamer_quick" if args.quick else "time_to_metamer_pilot" if args.pilot
                          else "time_to_metamer")
     cmd = ".venv/bin/python benchmarks/time_to_metamer.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_results(name, cmd.strip(), {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": cfg.optimize.steps,
-                                      "summary": summary, "runs": rows}, markdown(summary, rows, cfg.optimize.steps))
+    commands = [cmd.strip()]
+    if args.update and (RESULTS / f"{name}.json").exists():
+        old = json.loads((RESULTS / f"{name}.json").read_text())
+        new = {(r["job"], r["setting"]): r for r in rows}
+        rows = [new.pop((r["job"], r["setting"]), r) for r in old["runs"]] + list(new.values())
+        commands = [*old.get("commands", [old["command"]]), cmd.strip()]
+    summary = summarise(rows)
+    write_results(name, " ; ".join(commands),
+                  {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": cfg.optimize.steps,
+                   "commands": commands, "summary": summary, "runs": rows},
+                  markdown(summary, rows, cfg.optimize.steps))
     return 0
 
 
