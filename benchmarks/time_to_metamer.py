@@ -2,7 +2,9 @@
 
 Each metamer job of a config is optimised the way :meth:`mrd.generate.Generator.metamer` does it
 (same start draw, objective target of noisy renders, null reference at the optimisation settings,
-seeds), with the stop rule "step similarity >= null maximum + margin". Reported per run:
+seeds), with the generator's stop rule: the mean step similarity of the last 5 steps has gone
+``success_fraction`` of the way from the null maximum to the noise ceiling (the similarity of
+fresh target renders at the optimisation spp; :class:`mrd.optimize.StopRule`). Reported per run:
 
 * **steps** and **seconds** to that criterion (seconds include building the objective target and the
   null reference of every stage; not the final display render and scoring, which every setting
@@ -18,7 +20,8 @@ Settings compared (each applied to the config's own values):
 * ``c2f res``: coarse to fine: half resolution first (up to 60 % of the step budget, leaving as soon
   as the coarse stage meets the criterion), then full resolution for the rest;
 * ``c2f spp``: a quarter of the spp first, then the full spp;
-* ``c2f res+spp``: both ramps together.
+* ``c2f res+spp``: both ramps together;
+* ``fraction 0.5``: the stricter success threshold half-way to the ceiling (how many more steps it costs).
 
 Configs: the demo config (``stimuli/sets/demo.toml``) and a CPU-sized slice of the pilot config
 (``--pilot``: its priors, learning rates, LargeSteps, remeshing and null settings, but 64 px,
@@ -59,6 +62,7 @@ class Setting:
     name: str
     lr_scale: float = 1.0
     lambda_: float | None = None
+    fraction: float | None = None
     stages: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0),)
     groups: tuple[str, ...] = ("shape", "material", "lighting")
 
@@ -74,6 +78,7 @@ SETTINGS = [
     Setting("c2f res", stages=((0.5, 1.0, 0.6), (1.0, 1.0, 1.0))),
     Setting("c2f spp", stages=((1.0, 0.25, 0.6), (1.0, 1.0, 1.0))),
     Setting("c2f res+spp", stages=((0.5, 0.25, 0.6), (1.0, 1.0, 1.0))),
+    Setting("fraction 0.5", fraction=0.5),
 ]
 QUICK = ("shipped", "lr x2")
 
@@ -125,7 +130,7 @@ def run(ctx: _Ctx, job: Any, setting: Setting) -> dict[str, Any]:
 
     from mrd.groups import make_group
     from mrd.null import null_params, stable_seed, start_values
-    from mrd.optimize import Objective, StopRule, mean_features, optimize
+    from mrd.optimize import Objective, StopRule, mean_features, noise_ceiling, optimize
     from mrd.scene import copy_params
     from mrd.similarity import score_images
     from mrd.tonemap import display_image
@@ -164,17 +169,21 @@ def run(ctx: _Ctx, job: Any, setting: Setting) -> dict[str, Any]:
                                   exposure=r.exposure)
             null_sim.append(objective.similarity(feats))
         null_max = float(max(null_sim))
+        ren.set_params(st.params)
+        ceiling = noise_ceiling(ren, objective, spp=spp, seed=seed + 3_000_017, integrator=group.integrator)
         ren.set_params({job.group: values}, (job.group,))
         budget = o.steps - steps_done if last else max(1, int(round(o.steps * share)))
-        rule = StopRule(steps=budget, stop_on_success=True, margin=o.success_margin)
+        fraction = o.success_fraction if setting.fraction is None else setting.fraction
+        rule = StopRule(steps=budget, stop_on_success=True, fraction=fraction)
         setup_s = time.perf_counter() - t_stage
         out = optimize(ren, group, objective, lr=lr, spp=spp, seed=seed + steps_done * ren.n_views, rule=rule,
-                       null_max=null_max, remesh_every=o.remesh_every if job.group == "shape" else 0)
+                       null_max=null_max, ceiling=ceiling, remesh_every=o.remesh_every if job.group == "shape" else 0)
         steps_done += out.steps
         values = out.final
         stage_log.append({"resolution": res, "spp": spp, "steps": out.steps, "stop": out.stop_reason,
                           "setup_s": setup_s, "optimize_s": out.wall_time_s,
-                          "null_max": null_max, "final_similarity": float(out.similarity[-1])})
+                          "null_max": null_max, "ceiling": ceiling, "threshold": rule.threshold(null_max, ceiling),
+                          "final_similarity": float(out.similarity[-1])})
         if last and out.stop_reason == "success":
             success_opt, seconds_to = True, time.perf_counter() - t0
         if out.stop_reason == "diverged":

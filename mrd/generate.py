@@ -140,10 +140,10 @@ class Generator:
             st.renderer.set_params(st.params)
         return self._nulls[key]
 
-    def _objective(self, job: Job, model: Any, integrator: str, seed: int) -> tuple[Any, float | None]:
-        """The objective (target: mean activation of noisy target renders at the optimisation spp)
-        and the largest null similarity in the same regime (for the success stop)."""
-        from mrd.optimize import Objective, mean_features
+    def _objective(self, job: Job, model: Any, integrator: str, seed: int) -> tuple[Any, float | None, float]:
+        """The objective (target: mean activation of noisy target renders at the optimisation spp),
+        the largest null similarity and the noise ceiling in the same regime (for the success stop)."""
+        from mrd.optimize import Objective, mean_features, noise_ceiling
 
         o, r = self.cfg.optimize, self.cfg.render
         st = self.scenes[job.scene]
@@ -152,13 +152,14 @@ class Generator:
         kw = {"spp": r.spp, "integrator": integrator, "exposure": r.exposure}
         target = mean_features(ren, model, seed=seed + 1_000_003, n=o.target_renders, **kw)
         objective = Objective(model, target, kind=o.distance, exposure=r.exposure)
+        ceiling = noise_ceiling(ren, objective, spp=r.spp, seed=seed + 3_000_017, integrator=integrator)
         sims = []
         for i, p in enumerate(self._null_draws(job.scene, job.group)):
             ren.set_params(p, (job.group,))
             feats = mean_features(ren, model, seed=seed + 2_000_003 + i * 997, **kw)
             sims.append(objective.similarity(feats))
         ren.set_params(st.params)
-        return objective, (float(max(sims)) if sims else None)
+        return objective, (float(max(sims)) if sims else None), ceiling
 
     # -- one metamer -------------------------------------------------------------------------
     def metamer(self, job: Job) -> MetamerRecord:
@@ -182,16 +183,16 @@ class Generator:
         group = make_group(job.group, start, vary_material=o.vary_material, vary_lighting=o.vary_lighting,
                            lambda_=o.largesteps_lambda, remesh_edge_scale=o.remesh_edge_scale)  # fmt: skip
         seed = stable_seed(cfg.seed, job.metamer_id, "render")
-        objective, null_max_opt = self._objective(job, model, group.integrator, seed)
+        objective, null_max_opt, ceiling = self._objective(job, model, group.integrator, seed)
 
         ren.set_params({job.group: start}, (job.group,))
         rule = StopRule(steps=o.steps, window=o.convergence_window, tol=o.convergence_tol,
-                        stop_on_success=o.stop_on_success, margin=o.success_margin)  # fmt: skip
+                        stop_on_success=o.stop_on_success, fraction=o.success_fraction)  # fmt: skip
         bar = _step_bar(job.metamer_id, o.steps, self.progress)
         try:
             res = optimize(
                 ren, group, objective, lr=getattr(o.lr, job.group), spp=r.spp, seed=seed, rule=rule,
-                null_max=null_max_opt, remesh_every=o.remesh_every if job.group == "shape" else 0,
+                null_max=null_max_opt, ceiling=ceiling, remesh_every=o.remesh_every if job.group == "shape" else 0,
                 on_step=bar.update if bar else None,
             )  # fmt: skip
         finally:
@@ -213,6 +214,7 @@ class Generator:
         info = dict(
             res.info, start="explicit" if explicit else "prior", distance=o.distance,
             target_renders=o.target_renders, null_max_cosine_optimisation=null_max_opt,
+            noise_ceiling_optimisation=ceiling,
             similarity_curve=[round(float(s), 6) for s in res.similarity],
             total_time_s=time.perf_counter() - t_start, config_title=cfg.title,
         )  # fmt: skip

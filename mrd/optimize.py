@@ -8,7 +8,8 @@ LargeSteps) updates with the group's learning rate.
 
 Stopping: the step limit; a convergence window (the mean loss of the last ``W`` steps improved
 on the ``W`` before by less than ``tol``, relatively); or success (the step's similarity
-reached the null reference's maximum plus a margin).
+went a set fraction of the way from the null reference's maximum to the noise ceiling, the
+similarity the target scene itself reaches under the same render noise).
 
 Examples
 --------
@@ -113,6 +114,32 @@ def mean_features(
     return acc
 
 
+def noise_ceiling(
+    renderer: Renderer,
+    objective: Objective,
+    *,
+    spp: int,
+    seed: int,
+    integrator: str = "prb",
+    n: int = 4,
+) -> float:
+    """Mean similarity to the objective's target of ``n`` fresh single renders of the renderer's scene.
+
+    With the target scene loaded this is the best a step can expect under render noise at ``spp``
+    (a metamer's step similarity hovers around it, not around 1).
+
+    Returns
+    -------
+    float
+    """
+    sims = []
+    for i in range(n):
+        feats = mean_features(renderer, objective.model, spp=spp, seed=seed + i * renderer.n_views,
+                              integrator=integrator, exposure=objective.exposure)  # fmt: skip
+        sims.append(objective.similarity(feats))
+    return float(np.mean(sims))
+
+
 @dataclass
 class StopRule:
     """When to stop (see the module docstring)."""
@@ -121,19 +148,38 @@ class StopRule:
     window: int = 0
     tol: float = 1e-3
     stop_on_success: bool = False
-    margin: float = 0.0
+    fraction: float = 0.0
     success_window: int = 5
 
-    def check(self, losses: list[float], sims: list[float], null_max: float | None) -> str | None:
+    def threshold(self, null_max: float, ceiling: float | None = None) -> float:
+        """Similarity that counts as success: ``null_max + fraction * (ceiling - null_max)``.
+
+        ``ceiling`` is the similarity of fresh renders of the target itself at the optimisation
+        spp (render noise keeps it below 1); without one, 1 is used. When the null draws reach the
+        ceiling (the model barely sees the group), the threshold is ``null_max``.
+
+        Examples
+        --------
+        >>> round(StopRule(steps=1, fraction=0.25).threshold(0.80, 0.92), 4)
+        0.83
+        >>> StopRule(steps=1, fraction=0.25).threshold(0.95, 0.93)
+        0.95
+        """
+        top = 1.0 if ceiling is None or not np.isfinite(ceiling) else float(ceiling)
+        return float(null_max + self.fraction * max(0.0, top - null_max))
+
+    def check(
+        self, losses: list[float], sims: list[float], null_max: float | None, ceiling: float | None = None
+    ) -> str | None:
         """Stop reason after the latest step, or None to go on.
 
         Success needs the mean similarity of the last ``success_window`` steps (step renders are
-        noisy) to reach ``null_max + margin`` (capped at 1) and to exceed ``null_max``.
+        noisy) to reach :meth:`threshold` and to exceed ``null_max``.
         """
         n = self.success_window
         if self.stop_on_success and null_max is not None and np.isfinite(null_max) and len(sims) >= n:
             recent = float(np.mean(sims[-n:]))
-            if recent >= min(1.0, null_max + self.margin) and recent > null_max:
+            if recent >= self.threshold(null_max, ceiling) and recent > null_max:
                 return "success"
         w = self.window
         if w > 0 and len(losses) >= 2 * w:
@@ -174,6 +220,7 @@ def optimize(
     seed: int,
     rule: StopRule,
     null_max: float | None = None,
+    ceiling: float | None = None,
     remesh_every: int = 0,
     on_step: StepCallback | None = None,
 ) -> OptResult:
@@ -196,6 +243,8 @@ def optimize(
     rule : StopRule
     null_max : float, optional
         Largest null similarity (for the success criterion).
+    ceiling : float, optional
+        Noise ceiling: mean similarity of fresh target renders (:func:`noise_ceiling`).
     remesh_every : int
         Shape only: remesh every this many steps (0: never).
     on_step : callable, optional
@@ -228,7 +277,7 @@ def optimize(
         sims.append(objective.last_similarity)
         if on_step is not None:
             on_step(step, losses[-1], sims[-1])
-        stop = "diverged" if not np.isfinite(losses[-1]) else rule.check(losses, sims, null_max)
+        stop = "diverged" if not np.isfinite(losses[-1]) else rule.check(losses, sims, null_max, ceiling)
         if stop is not None:
             reason = stop
             break
@@ -245,6 +294,8 @@ def optimize(
         "adam_uniform": group.uniform,
         "integrator": group.integrator,
     }
+    if null_max is not None:
+        info["success_threshold"] = rule.threshold(null_max, ceiling)
     if isinstance(group, ShapeGroup):
         info.update(remeshes=group.remeshes, largesteps_lambda=group.lambda_)
     return OptResult(

@@ -197,7 +197,12 @@ class OptimizeSettings(_Strict):
     )
     convergence_tol: float = Field(1e-3, ge=0, description="relative improvement required per window")
     stop_on_success: bool = True
-    success_margin: float = Field(0.01, ge=0, description="stop once step similarity >= null max + margin")
+    success_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="stop once step similarity >= null max + fraction x (noise ceiling - null max)",
+    )
     largesteps_lambda: float = Field(19.0, gt=0)
     remesh_every: int = Field(0, ge=0, description="shape: Botsch remeshing every N steps (0 = off)")
     remesh_edge_scale: float = Field(1.0, gt=0, description="remesh target edge length / current mean edge")
@@ -209,6 +214,17 @@ class OptimizeSettings(_Strict):
     vary_lighting: list[Literal["environment", "light"]] = Field(
         list(LIGHTING_PARAMS), min_length=1, description="lighting parts optimised; others keep target values"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "success_margin" in data:
+            raise ValueError(
+                f"success_margin = {data['success_margin']!r} was replaced by success_fraction: success is now "
+                "a fraction of the way from the null maximum to the noise ceiling (the similarity of the target's "
+                "own renders at the optimisation spp), e.g. success_fraction = 0.25"
+            )
+        return data
 
 
 class MaterialPrior(_Strict):

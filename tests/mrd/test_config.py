@@ -90,6 +90,10 @@ def test_jobs_are_the_cross_product_without_duplicates():
         ),
         (('layers = ["blocks.2"]', "layers = []"), ["field 'models[0].layers' = []", "at least one layer"]),
         (("[[scenes]]\nid", "[[scenes]]\nid = 'ball'\n[[scenes]]\nid"), ["duplicate scene ids ['ball']"]),
+        (
+            ("[[scenes]]", "[optimize]\nsuccess_margin = 0.03\n[[scenes]]"),
+            ["field 'optimize'", "success_margin = 0.03 was replaced by success_fraction", "noise ceiling"],
+        ),
     ],
 )
 def test_bad_configs_name_file_field_value_and_what_is_valid(patch, expected):

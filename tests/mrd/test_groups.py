@@ -140,9 +140,15 @@ def test_stop_rule():
     assert StopRule(steps=3).check([1, 1, 1], [0, 0, 0], None) == "max_steps"
     assert StopRule(steps=99, window=2, tol=0.01).check([5, 4, 3.0, 3.0], [0] * 4, None) is None
     assert StopRule(steps=99, window=2, tol=0.01).check([3, 3, 3.0, 3.0], [0] * 4, None) == "converged"
-    rule = StopRule(steps=99, stop_on_success=True, margin=0.05, success_window=2)
-    assert rule.check([1, 1], [0.9, 0.96], null_max=0.9) is None  # window mean 0.93 < 0.95
+    rule = StopRule(steps=99, stop_on_success=True, fraction=0.5, success_window=2)
+    assert rule.check([1, 1], [0.9, 0.96], null_max=0.9) is None  # window mean 0.93 < 0.95 (ceiling 1)
     assert rule.check([1, 1], [0.96, 0.96], null_max=0.9) == "success"
+    # a noise ceiling of 0.94 puts the threshold at 0.92: reachable although 0.95 never is
+    assert rule.check([1, 1], [0.92, 0.93], null_max=0.9, ceiling=0.94) == "success"
+    assert rule.check([1, 1], [0.90, 0.92], null_max=0.9, ceiling=0.94) is None
+    # null draws at (or above) the ceiling: success needs more than the null maximum
+    assert rule.check([1, 1], [0.95, 0.95], null_max=0.95, ceiling=0.93) is None
+    assert rule.check([1, 1], [0.96, 0.96], null_max=0.95, ceiling=0.93) == "success"
 
 
 def test_chamfer_and_fscore_against_closed_forms():
