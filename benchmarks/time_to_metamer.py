@@ -25,7 +25,8 @@ Settings compared (each applied to the config's own values):
 
 Configs: the demo config (``stimuli/sets/demo.toml``) and a CPU-sized slice of the pilot config
 (``--pilot``: its priors, learning rates, LargeSteps, remeshing and null settings, but 64 px,
-2 views, 8 spp, 8 null draws, 128 display spp, the default model, a 240-step budget).
+2 views, 8 spp, 8 null draws, 128 display spp, the default model; the step cap is the config's,
+``--steps`` overrides it).
 
 Run::
 
@@ -100,7 +101,7 @@ def load(path: Path, pilot: bool, steps: int | None) -> Any:
         cfg = cfg.model_copy(update={
             "render": cfg.render.model_copy(update={"resolution": 64, "views": 2, "spp": 8, "display_spp": 128,
                                                     "env_resolution": 32}),
-            "optimize": cfg.optimize.model_copy(update={"steps": 240, "target_renders": 4}),
+            "optimize": cfg.optimize.model_copy(update={"target_renders": 4}),
             "null": cfg.null.model_copy(update={"draws": 8}),
             "models": [ModelSpec(name="mobilenetv2_100", layers=["blocks.2", "blocks.4", "blocks.6"])],
         })

@@ -122,6 +122,10 @@ def test_tiny_set_is_valid_and_unvaried_groups_are_bit_identical(tiny):
             )
             assert len(m.loss) == m.steps == 3 and m.info["stop_reason"] == "max_steps"
             assert set(m.similarity) == {"mrd.testing_models_mean_luminance"}
+            # the success threshold lies a quarter (the default fraction) of the way to the noise ceiling
+            null_max, ceiling = m.info["null_max_cosine_optimisation"], m.info["noise_ceiling_optimisation"]
+            assert 0 < ceiling <= 1 + 1e-6
+            assert np.isclose(m.info["success_threshold"], null_max + 0.25 * max(0.0, ceiling - null_max))
         shape = s.metamer("blob.shape.mrd.testing_models_mean_luminance.s0")
         assert len(shape.initial_params["shape"]["vertices"]) == 162  # the explicit icosphere start
         assert shape.info["remeshes"] == 1  # after step 2 of 3
