@@ -30,7 +30,7 @@ demo: setup
 	$(XVFB) $(BIN)/mrd demo --out $(DEMO_OUT)
 
 test: setup
-	$(XVFB) $(BIN)/python -m pytest tests stimuli analysis psychophysics --doctest-modules -q
+	$(XVFB) $(BIN)/python -m pytest tests mrd stimuli psychophysics analysis benchmarks --doctest-modules -q
 
 lint: setup
 	$(BIN)/ruff check mrd stimuli psychophysics analysis tests benchmarks
