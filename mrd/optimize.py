@@ -131,6 +131,21 @@ def noise_ceiling(
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> from mrd.config import RenderSettings, SceneSpec
+    >>> from mrd.models import DEFAULT_LAYERS, ModelSpec, load_model
+    >>> from mrd.scene import layout_for, target_params
+    >>> from mrd.variant import use_variant
+    >>> _ = use_variant("llvm_ad_rgb")
+    >>> from mrd.render import Renderer
+    >>> spec = SceneSpec(id="ball")
+    >>> ren = Renderer(layout_for(spec, RenderSettings(resolution=32, views=1, max_depth=2)), target_params(spec))
+    >>> model = load_model(ModelSpec(name="mobilenetv2_100", layers=DEFAULT_LAYERS["mobilenetv2_100"]))
+    >>> objective = Objective(model, mean_features(ren, model, spp=4, seed=1, n=4))
+    >>> 0.5 < noise_ceiling(ren, objective, spp=4, seed=99) < 1.0
+    True
     """
     sims = []
     for i in range(n):
