@@ -8,7 +8,9 @@
 3. analyse: tables, figures, ``report.html``;
 4. print where everything is and what to open.
 
-Every stage is skipped when its output already exists, so an interrupted demo resumes.
+Every stage is skipped when its output already exists, so an interrupted demo resumes. Output of an
+earlier demo made from a different demo config (e.g. before an update) is moved aside whole, never
+deleted (:func:`set_aside_stale`).
 
 Examples
 --------
@@ -57,6 +59,47 @@ def display_usable() -> bool:
     return proc.returncode == 0
 
 
+def set_aside_stale(out: Path, store: Path, config: Path) -> Path | None:
+    """Move ``out`` to ``out.previous-TIMESTAMP`` when ``store`` was made from another config text.
+
+    The sessions and analysis in ``out`` belong to that store, so the folder moves whole; nothing
+    is deleted. Returns the new place of the old output, or None when nothing was moved.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from stimuli.testing import write_synthetic_store
+    >>> d = Path(tempfile.mkdtemp()) / "demo_output"
+    >>> d.mkdir()
+    >>> _ = write_synthetic_store(d / "demo.h5", config_text="old = 1")
+    >>> (cfg := d.parent / "demo.toml").write_text("new = 2")
+    7
+    >>> moved = set_aside_stale(d, d / "demo.h5", cfg)
+    >>> (moved / "demo.h5").exists(), d.exists()
+    (True, False)
+    """
+    import h5py
+
+    from stimuli.writer import sha256_text
+
+    if not store.exists():
+        return None
+    try:
+        with h5py.File(store, "r") as f:
+            stored = str(f.attrs.get("config_sha256", ""))
+    except OSError:
+        return None  # not readable: generate() reports it with the file name
+    if stored == sha256_text(config.read_text(encoding="utf-8")):
+        return None
+    aside = out.with_name(f"{out.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        aside = out.with_name(f"{out.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    out.rename(aside)
+    return aside
+
+
 @dataclass
 class DemoResult:
     """Where the demo put things, and how it ran."""
@@ -101,10 +144,14 @@ def run_demo(out: str | os.PathLike[str] = "demo_output", config: str | os.PathL
     from stimuli.sheet import contact_sheet
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config = Path(config) if config else default_config()
     exp = Path(experiment_config) if experiment_config else demo_experiment_config()
     store, data_dir, analysis_dir = out / "demo.h5", out / "data", out / "analysis"
+    aside = set_aside_stale(out, store, config)
+    if aside is not None:
+        print(f"{store} was made from another demo config (an earlier version?): that whole demo output "
+              f"was moved to {aside} (nothing deleted); starting afresh in {out}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
     _stage(f"1/4 generate the stimulus set ({config.name}) -> {store}")

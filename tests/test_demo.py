@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mrd.demo import display_usable, run_demo
+from mrd.demo import display_usable, run_demo, set_aside_stale
 from stimuli import StimulusSet, validate_store
+from stimuli.testing import write_synthetic_store
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,3 +59,29 @@ def test_demo_loop_end_to_end(tmp_path, capsys, monkeypatch):
     assert _not_blank(res.sheet)
     html = res.report.read_text()
     assert "<img" in html and "3 participants" in html.replace("three", "3")
+
+
+def test_output_of_an_older_demo_config_is_moved_aside_whole_never_deleted(tmp_path):
+    out, cfg = tmp_path / "demo_output", tmp_path / "demo.toml"
+    out.mkdir()
+    cfg.write_text("title = 'demo'\n")
+    write_synthetic_store(out / "demo.h5", config_text="title = 'demo'\n")
+    (out / "data").mkdir()
+    (out / "data" / "sub-sim01_ses-1_trials.csv").write_text("trial\n1\n")
+    assert set_aside_stale(out, out / "demo.h5", cfg) is None  # same config: resume in place
+    assert (out / "demo.h5").exists()
+    cfg.write_text("title = 'demo'\nseed = 1\n")  # the demo config changed (an update)
+    moved = set_aside_stale(out, out / "demo.h5", cfg)
+    assert moved is not None and moved.parent == tmp_path and moved.name.startswith("demo_output.previous-")
+    assert not out.exists()
+    assert (moved / "demo.h5").exists()
+    assert (moved / "data" / "sub-sim01_ses-1_trials.csv").read_text() == "trial\n1\n"
+    # a second stale output the same second gets its own name
+    out.mkdir()
+    write_synthetic_store(out / "demo.h5", config_text="other\n")
+    again = set_aside_stale(out, out / "demo.h5", cfg)
+    assert again is not None and again != moved and again.exists() and moved.exists()
+    # an unreadable store is left where it is, for generate() to report
+    out.mkdir()
+    (out / "demo.h5").write_text("not hdf5")
+    assert set_aside_stale(out, out / "demo.h5", cfg) is None and (out / "demo.h5").exists()
