@@ -26,7 +26,8 @@ Settings compared (each applied to the config's own values):
 Configs: the demo config (``stimuli/sets/demo.toml``) and a CPU-sized slice of the pilot config
 (``--pilot``: its priors, learning rates, LargeSteps, remeshing and null settings, but 64 px,
 2 views, 8 spp, 8 null draws, 128 display spp, the default model; the step cap is the config's,
-``--steps`` overrides it).
+``--steps`` overrides it). ``--resolution`` renders either config at another size (do the rates hold
+at a larger image?).
 
 Run::
 
@@ -90,7 +91,7 @@ class _Ctx:
     renderers: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
-def load(path: Path, pilot: bool, steps: int | None) -> Any:
+def load(path: Path, pilot: bool, steps: int | None, resolution: int | None = None) -> Any:
     """The config to benchmark (the pilot cut down to CPU size)."""
     from mrd.config import load_config
 
@@ -105,6 +106,8 @@ def load(path: Path, pilot: bool, steps: int | None) -> Any:
             "null": cfg.null.model_copy(update={"draws": 8}),
             "models": [ModelSpec(name="mobilenetv2_100", layers=["blocks.2", "blocks.4", "blocks.6"])],
         })
+    if resolution:
+        cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"resolution": resolution})})
     if steps:
         cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update={"steps": steps})})
     return cfg
@@ -219,14 +222,15 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: int) -> str:
+def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: int, size: tuple[int, int]) -> str:
     """The results tables."""
     srows = [[s["group"], s["setting"], s["runs"], f"{s['success_opt']}/{s['runs']}", f"{s['success_display']}/{s['runs']}",
               f"{s['median_steps']:.0f}", f"{s['median_seconds']:.1f}", f"{s['mean_seconds']:.1f}"] for s in summary]
     rrows = [[r["job"], r["setting"], r["steps"], f"{r['seconds']:.1f}", "yes" if r["success_opt"] else "no",
               "yes" if r["success_display"] else "no", f"{r['display_cosine']:.4f} / {r['display_null_max']:.4f}"]
              for r in rows]
-    return (f"Step budget {budget}; a run that does not meet the criterion counts the whole budget.\n\n"
+    return (f"Renders {size[0]}x{size[1]} px. Step budget {budget}; a run that does not meet the criterion counts "
+            f"the whole budget.\n\n"
             + md_table(["group", "setting", "runs", "met criterion", "display success", "median steps",
                         "median s", "mean s"], srows)
             + "\n\nEvery run:\n\n"
@@ -244,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--groups", default=None, help="comma-separated groups (default: the config's)")
     ap.add_argument("--scenes", default=None, help="comma-separated scene ids (default: all; pilot: blob)")
     ap.add_argument("--steps", type=int, default=None, help="step budget (default: the config's)")
+    ap.add_argument("--resolution", type=int, default=None, help="render resolution in pixels (default: the config's)")
     ap.add_argument("--name", default=None)
     ap.add_argument("--update", action="store_true",
                     help="merge into an existing result file: runs made now replace the same (metamer, setting)")
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     from mrd.generate import Generator
 
     bench_variant()
-    cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps)
+    cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps, args.resolution)
     seeds = [int(s) for s in (args.seeds or ("0" if args.quick else "0,1" if args.pilot else "0,1,2")).split(",")]
     names = args.settings.split(",") if args.settings else (list(QUICK) if args.quick else [s.name for s in SETTINGS])
     settings = [s for s in SETTINGS if s.name in names]
@@ -286,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     write_results(name, " ; ".join(commands),
                   {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": cfg.optimize.steps,
-                   "commands": commands, "summary": summary, "runs": rows},
-                  markdown(summary, rows, cfg.optimize.steps))
+                   "resolution": list(cfg.render.size), "commands": commands, "summary": summary, "runs": rows},
+                  markdown(summary, rows, cfg.optimize.steps, cfg.render.size))
     return 0
 
 
