@@ -209,6 +209,23 @@ def write_results(name: str, command: str, data: dict[str, Any], markdown: str) 
     return jpath, mpath
 
 
+def merge_with_previous(name: str, rows: list[dict[str, Any]], list_key: str, key: Callable[[dict[str, Any]], Any],
+                        command: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Merge ``rows`` into the ``list_key`` rows of an existing ``results/NAME.json`` (``--update``).
+
+    A new row replaces the old row with the same ``key``; other old rows stay, in their order, and
+    new ones follow. Returns the merged rows and the commands that made them (the old ones first).
+    Without a previous file, ``rows`` and ``[command]``.
+    """
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return rows, [command]
+    old = json.loads(path.read_text())
+    new = {key(r): r for r in rows}
+    merged = [new.pop(key(r), r) for r in old[list_key]] + list(new.values())
+    return merged, [*old.get("commands", [old["command"]]), command]
+
+
 def _jsonable(o: Any) -> Any:
     import numpy as np
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, Case, Setup, make_setup, md_table, sync, write_results  # noqa: E402
+from _common import Case, Setup, make_setup, md_table, merge_with_previous, sync, write_results  # noqa: E402
 
 PARTS = ("render_fwd", "render_bwd", "model_fwd", "model_bwd", "other")
 OTHER_PARTS = ("param_fwd", "param_bwd", "exchange", "monitor", "adam")
@@ -313,11 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or ("step_breakdown_quick" if args.quick else "step_breakdown")
     cmd = ".venv/bin/python benchmarks/step_breakdown.py " + " ".join(argv if argv is not None else sys.argv[1:])
     commands = [cmd.strip()]
-    if args.update and (RESULTS / f"{name}.json").exists():
-        old = json.loads((RESULTS / f"{name}.json").read_text())
-        new = {r["label"]: r for r in results}
-        results = [new.pop(r["label"], r) for r in old["results"]] + list(new.values())
-        commands = [*old.get("commands", [old["command"]]), cmd.strip()]
+    if args.update:
+        results, commands = merge_with_previous(name, results, "results", lambda r: r["label"], cmd.strip())
     write_results(name, " ; ".join(commands), {"target_ratio": TARGET_RATIO, "rounds": rounds, "warmup": args.warmup,
                                                "commands": commands, "results": results}, markdown(results))
     return 0

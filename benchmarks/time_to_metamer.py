@@ -41,7 +41,6 @@ Results: ``benchmarks/results/time_to_metamer[_quick|_pilot].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEMO, PILOT, RESULTS, bench_device, bench_variant, md_table, write_results  # noqa: E402
+from _common import DEMO, PILOT, bench_device, bench_variant, md_table, merge_with_previous, write_results  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -283,11 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                          else "time_to_metamer")
     cmd = ".venv/bin/python benchmarks/time_to_metamer.py " + " ".join(argv if argv is not None else sys.argv[1:])
     commands = [cmd.strip()]
-    if args.update and (RESULTS / f"{name}.json").exists():
-        old = json.loads((RESULTS / f"{name}.json").read_text())
-        new = {(r["job"], r["setting"]): r for r in rows}
-        rows = [new.pop((r["job"], r["setting"]), r) for r in old["runs"]] + list(new.values())
-        commands = [*old.get("commands", [old["command"]]), cmd.strip()]
+    if args.update:
+        rows, commands = merge_with_previous(name, rows, "runs", lambda r: (r["job"], r["setting"]), cmd.strip())
     summary = summarise(rows)
     write_results(name, " ; ".join(commands),
                   {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": cfg.optimize.steps,
