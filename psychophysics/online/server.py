@@ -1,0 +1,189 @@
+"""``mrd serve-online``: a small collection server for pilots and lab networks (standard library only).
+
+It serves a bundle's files (GET/HEAD, only regular files inside the bundle) and takes the
+browser's messages as JSON POSTs to ``/api/open``, ``/api/run``, ``/api/trial`` and ``/api/end``
+(:class:`psychophysics.online.store.SessionStore` writes them into the data folder). Bad requests
+get a clear 4xx with a JSON ``{"error": ...}``: 400 malformed or invalid, 404 unknown path or
+participant, 405 other methods, 409 out of order or foreign stimuli, 411 no length, 413 a body over
+:data:`MAX_BODY` bytes (not read), 415 not JSON. A 2xx answer to a trial is sent only after its row
+is fsync'd, so a crash (even SIGKILL) never loses an acknowledged trial.
+
+Examples
+--------
+>>> safe_relative("/mrd/task.js"), safe_relative("/"), safe_relative("/../etc/passwd")
+('mrd/task.js', 'index.html', None)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from psychophysics.online.bundle import read_manifest
+from psychophysics.online.records import BadRequest
+from psychophysics.online.store import SessionStore
+from stimuli.errors import MRDError
+
+MAX_BODY = 64 * 1024
+"""Largest request body accepted (bytes); a trial message is about 1 KB."""
+
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+         ".css": "text/css; charset=utf-8", ".png": "image/png", ".json": "application/json",
+         ".map": "application/json"}
+MESSAGES = ("open", "run", "trial", "end")
+
+
+def safe_relative(url_path: str) -> str | None:
+    """The bundle-relative file a URL path names, or ``None`` if it could leave the bundle."""
+    path = unquote(urlsplit(url_path).path)
+    if "\x00" in path or "\\" in path:
+        return None
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") for p in parts):
+        return None
+    return "/".join(parts) or "index.html"
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Requests of one connection (see the module docstring)."""
+
+    server: CollectionServer
+    protocol_version = "HTTP/1.1"
+    server_version = "mrd-serve-online"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _send(self, status: int, body: bytes, ctype: str, head: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json")
+
+    def _error(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._json(status, {"error": message, "status": status})
+
+    def _static(self, head: bool) -> None:
+        rel = safe_relative(self.path)
+        root = self.server.bundle_root
+        if rel is None:
+            self._error(HTTPStatus.BAD_REQUEST, f"path {self.path[:80]!r} is not allowed")
+            return
+        target = (root / rel).resolve()
+        if root not in target.parents or not target.is_file():
+            self._error(HTTPStatus.NOT_FOUND, f"no file {rel[:80]!r} in this study")
+            return
+        self._send(HTTPStatus.OK, target.read_bytes(), TYPES.get(target.suffix, "application/octet-stream"), head)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        """Serve a bundle file."""
+        self._static(head=False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        """Headers of a bundle file."""
+        self._static(head=True)
+
+    def _refuse(self) -> None:
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"method {self.command} is not allowed")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
+
+    def do_POST(self) -> None:  # noqa: N802
+        """Take one message of the browser."""
+        path = urlsplit(self.path).path
+        kind = path[len("/api/"):] if path.startswith("/api/") else None
+        if kind not in MESSAGES:
+            self._error(HTTPStatus.NOT_FOUND, f"no endpoint {path[:80]!r}; POST to /api/{{{','.join(MESSAGES)}}}")
+            return
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header (bytes) is required")
+            return
+        if int(length) > MAX_BODY:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; at most {MAX_BODY}")
+            return
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Type {ctype!r}; send application/json")
+            return
+        raw = self.rfile.read(int(length))
+        try:
+            body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, f"the body is not JSON ({str(exc)[:100]})")
+            return
+        try:
+            answer = self.server.store.handle(kind, body)
+        except BadRequest as exc:
+            self._error(exc.status, str(exc))
+            return
+        except MRDError as exc:  # e.g. a damaged session file: refuse, do not touch it
+            self._error(HTTPStatus.CONFLICT, str(exc))
+            return
+        self._json(HTTPStatus.OK, answer)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class CollectionServer(ThreadingHTTPServer):
+    """A collection server for one bundle and one data folder.
+
+    Parameters
+    ----------
+    bundle : str or Path
+        The folder written by ``mrd export-online``.
+    data_dir : str or Path
+        Where the session files go (created if missing).
+    host, port : str, int
+        Where to listen (port 0: any free port; see :attr:`url`).
+    verbose : bool
+        Log every request to stderr.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, bundle: str | Path, data_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
+                 verbose: bool = False) -> None:
+        self.bundle_root = Path(bundle).resolve()
+        self.manifest = read_manifest(self.bundle_root)
+        data = Path(data_dir).resolve()
+        if data == self.bundle_root or self.bundle_root in data.parents:
+            raise MRDError(f"--data-dir {data_dir}: must not lie inside the bundle {bundle} (it is served to anyone)")
+        data.mkdir(parents=True, exist_ok=True)
+        self.store = SessionStore(data, self.manifest, self.bundle_root)
+        self.verbose = verbose
+        super().__init__((host, port), Handler)
+
+    @property
+    def url(self) -> str:
+        """The base URL (``http://host:port/``)."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def participant_urls(self) -> list[str]:
+        """One link per planned participant and session."""
+        return [f"{self.url}index.html?participant={p}&session={s}"
+                for p, sessions in self.manifest["participants"].items() for s in sessions]
+
+    def start_background(self) -> threading.Thread:
+        """Serve in a daemon thread (for tests and notebooks); stop with ``shutdown()``."""
+        t = threading.Thread(target=self.serve_forever, daemon=True)
+        t.start()
+        return t
