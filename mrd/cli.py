@@ -20,13 +20,14 @@ from collections.abc import Sequence
 from stimuli.errors import MRDError
 
 COMMAND_MODULES = (
-    "mrd.doctor_command",
-    "mrd.commands",
+    "mrd.commands.doctor",
+    "mrd.commands.generate",
     "stimuli.commands",
-    "mrd.score_command",
+    "mrd.commands.score",
     "psychophysics.commands",
+    "psychophysics.online.commands",
     "analysis.commands",
-    "mrd.demo_command",
+    "mrd.commands.demo",
 )
 
 

@@ -139,7 +139,7 @@ def run_demo(out: str | os.PathLike[str] = "demo_output", config: str | os.PathL
         Bootstrap replicates in the analysis.
     """
     from analysis.api import analyze, write_outputs
-    from mrd.generate import generate
+    from mrd.synthesis.generate import generate
     from psychophysics.simulate import simulate_participants
     from stimuli.sheet import contact_sheet
 

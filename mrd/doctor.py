@@ -129,7 +129,7 @@ def check_torch() -> Check:
 def check_weights() -> Check:
     """The offline default model's weight file is present and has the pinned hash."""
     code, out, err = _run(
-        "import json; from mrd.weights import default_weights_path, verify_sha256, DEFAULT_WEIGHTS_SHA256; "
+        "import json; from mrd.models.weights import default_weights_path, verify_sha256, DEFAULT_WEIGHTS_SHA256; "
         "p = default_weights_path(); h = verify_sha256(p, DEFAULT_WEIGHTS_SHA256); "
         "print(json.dumps({'path': str(p), 'sha256': h}))"
     )

@@ -15,8 +15,8 @@ import pytest
 
 from mrd.cli import main
 from mrd.config import load_config
-from mrd.generate import Generator, generate
-from mrd.physical import delta_e
+from mrd.synthesis.generate import Generator, generate
+from mrd.render.color import delta_e
 from stimuli import StimulusSet, StoreWriter, validate_store
 
 SETS = Path(__file__).parents[2] / "stimuli" / "sets"
@@ -37,7 +37,7 @@ remesh_edge_scale = 0.5
 [null]
 draws = 2
 [[models]]
-name = "mrd.testing_models:mean_luminance"
+name = "mrd.models.testing:mean_luminance"
 layers = ["luminance"]
 [[scenes]]
 id = "blob"
@@ -68,7 +68,7 @@ material = 0.08
 [null]
 draws = 2
 [[models]]
-name = "mrd.testing_models:mean_luminance"
+name = "mrd.models.testing:mean_luminance"
 layers = ["luminance"]
 [[scenes]]
 id = "red"
@@ -146,9 +146,9 @@ def test_rerun_skips_and_resume_completes_and_same_seed_same_result(tiny, tmp_pa
     with StoreWriter(part, config_text=text) as w:
         for m in gen.load_models().values():
             w.add_model(m.record)
-        _, scene = gen.scene(first.scene)
+        scene = gen.target(first.scene).record
         w.add_scene(scene)
-        w.add_metamer(gen.metamer(first))
+        w.add_metamer(gen.make(first))
     resumed = generate(cfg, part, progress=False)
     assert resumed.skipped == [first.metamer_id] and len(resumed.made) == 2
     with StimulusSet(out) as a, StimulusSet(part) as b:

@@ -5,33 +5,61 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrd import meshes
+from mrd.render import meshes
 from mrd.config import LightingSpec, MaterialSpec, Priors, RenderSettings, SceneSpec, StartSpec, TextureSpec
-from mrd.groups import RANGES, make_group
-from mrd.null import draw_group, null_params, stable_seed, start_values
-from mrd.optimize import StopRule
-from mrd.physical import delta_e, linear_rgb_to_lab, material_distance, shape_distance
-from mrd.scene import copy_params, layout_for, shape_values, target_params
-from mrd.variant import use_variant
+from mrd.groups.material import RANGES
+from mrd.config import SynthesisSettings
+from mrd.groups import get_group
+from mrd.groups.lighting import lighting_key
+from mrd.groups.material import material_key
+from mrd.groups.shape import KEYS as SHAPE_KEYS
+from mrd.synthesis.null import null_params
+from mrd.synthesis.seeds import stable_seed
+from mrd.synthesis.stop import StopRule
+from mrd.render.color import delta_e, linear_rgb_to_lab
+from mrd.groups.material import material_distance
+from mrd.groups.shape import shape_distance
+from mrd.groups import copy_params, target_params
+from mrd.synthesis.target import layout_for
+from mrd.groups.shape import shape_values
+from mrd.render.variant import use_variant
 
 use_variant("llvm_ad_rgb")
 
 import mitsuba as mi  # noqa: E402
 
-from mrd.render import Renderer  # noqa: E402
+from mrd.groups import renderer_for  # noqa: E402
 
 
-def _params_of(r: Renderer, group: str) -> dict[str, np.ndarray]:
-    keys = {k: r.key(group, k) for k in ("vertices", "faces", "uv")} if group == "shape" else None
+def _settings(prior: Priors | None = None, **optimize: object) -> SynthesisSettings:
+    return SynthesisSettings(prior=prior or Priors(), optimize=optimize)
+
+
+def make_group(group, start, *, vary_material=None, vary_lighting=None, lambda_=19.0, remesh_edge_scale=1.0):
+    opts = {"largesteps_lambda": lambda_, "remesh_edge_scale": remesh_edge_scale}
+    if vary_material is not None:
+        opts["vary_material"] = vary_material
+    if vary_lighting is not None:
+        opts["vary_lighting"] = vary_lighting
+    return get_group(group).parametrise(start, _settings(**opts), {})
+
+
+def draw_group(group, prior, target, rng, vary_material=None):
+    opts = {} if vary_material is None else {"vary_material": vary_material}
+    return get_group(group).draw(_settings(prior, **opts), target[group], rng)
+
+
+def _params_of(r, group: str) -> dict[str, np.ndarray]:
     if group == "shape":
-        return {k: np.asarray(r.params[v]).copy() for k, v in keys.items()}
+        return {k: np.asarray(r.params[v]).copy() for k, v in SHAPE_KEYS.items()}
     out = {}
     for name in (
         ("base_color", "roughness", "metallic", "specular")
         if group == "material"
         else ("sky", "ground", "light_intensity")
     ):
-        out[name] = np.asarray(r.params[r.key(group, name)]).copy()
+        key = material_key(r.layout, name) if group == "material" else lighting_key(r.layout, name)
+        out[name] = np.asarray(r.params[key]).copy()
     return out
 
 
@@ -74,7 +102,7 @@ def test_lighting_and_shape_parametrisations_round_trip():
 def test_only_the_varied_group_is_written():
     spec = SceneSpec(id="x", lighting=LightingSpec(environment="gradient"))
     target = target_params(spec)
-    r = Renderer(layout_for(spec, RenderSettings(resolution=16, views=1)), target)
+    r = renderer_for(layout_for(spec, RenderSettings(resolution=16, views=1)), target)
     before = {grp: _params_of(r, grp) for grp in ("shape", "material", "lighting")}
     for grp in ("material", "lighting", "shape"):
         start = draw_group(grp, Priors(), target, np.random.default_rng(1))
@@ -91,7 +119,7 @@ def test_only_the_varied_group_is_written():
 def test_shape_remeshing_changes_topology_and_keeps_the_surface():
     spec = SceneSpec(id="x")
     target = target_params(spec)
-    r = Renderer(layout_for(spec, RenderSettings(resolution=16, views=1)), target)
+    r = renderer_for(layout_for(spec, RenderSettings(resolution=16, views=1)), target)
     start = shape_values(meshes.icosphere(2))
     r.set_params({"shape": start}, ("shape",))
     g = make_group("shape", start, remesh_edge_scale=0.7)
@@ -120,17 +148,16 @@ def test_priors_respect_ranges_and_seeds():
     assert np.array_equal(fixed["base_color"], target["material"]["base_color"])
     lit = draw_group("lighting", Priors(), target, np.random.default_rng(0))
     assert np.all((lit["sky"] >= 0.1) & (lit["sky"] <= 1.0)) and np.all(lit["light_intensity"] >= 3.0)
-    a = null_params("material", Priors(), target, 3, seed=5)
-    b = null_params("material", Priors(), target, 3, seed=5)
+    a = null_params("material", _settings(), target, 3, seed=5)
+    b = null_params("material", _settings(), target, 3, seed=5)
     assert all(
         np.array_equal(x["material"]["base_color"], y["material"]["base_color"])
         for x, y in zip(a, b, strict=True)
     )
     assert not np.array_equal(a[0]["material"]["base_color"], a[1]["material"]["base_color"])
     assert stable_seed(1, "a") == stable_seed(1, "a") != stable_seed(1, "b")
-    s = start_values(
-        "material", Priors(), target, np.random.default_rng(0), StartSpec(material={"roughness": 0.9})
-    )
+    explicit = StartSpec(material={"roughness": 0.9}).material
+    s = get_group("material").start_values(_settings(), target["material"], np.random.default_rng(0), explicit)
     assert s["roughness"] == np.float32(0.9)
     with pytest.raises(ValueError):
         StartSpec(lighting={"light_position": [0, 1, 0]})
@@ -174,12 +201,13 @@ def test_colour_difference_against_published_values():
 
 def test_renderer_parameter_keys_exist():
     spec = SceneSpec(id="x", lighting=LightingSpec(environment="constant", light="area"))
-    r = Renderer(layout_for(spec, RenderSettings(resolution=8, views=1)), target_params(spec))
+    r = renderer_for(layout_for(spec, RenderSettings(resolution=8, views=1)), target_params(spec))
     for grp, names in (
         ("material", ("base_color", "roughness", "metallic", "specular")),
         ("lighting", ("radiance", "light_intensity")),
         ("shape", ("vertices", "faces", "uv")),
     ):
         for name in names:
-            assert r.key(grp, name) in r.params, (grp, name)
-    assert isinstance(r.params[r.key("lighting", "light_intensity")], mi.Color3f)
+            key = {"material": material_key, "lighting": lighting_key}.get(grp, lambda _, n: SHAPE_KEYS[n])(r.layout, name)
+            assert key in r.params, (grp, name)
+    assert isinstance(r.params[lighting_key(r.layout, "light_intensity")], mi.Color3f)

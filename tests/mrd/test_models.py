@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from mrd.models import DEFAULT_LAYERS, ModelSpec, default_layers, load_model
-from mrd.similarity import activation_distance
-from mrd.testing_models import REC709_LUMA, mean_luminance
+from mrd.synthesis.similarity import activation_distance
+from mrd.models.testing import REC709_LUMA, mean_luminance
 from stimuli.errors import MRDError
 
 
@@ -118,7 +118,7 @@ def test_features_gradients_match_finite_differences(spec):
 
 
 def test_mean_luminance_user_module_is_exact_and_differentiable():
-    model = load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+    model = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
     rec = model.record
     assert (rec.model_id, rec.source, rec.input_size) == (
         "mrd.testing_models_mean_luminance",
@@ -137,7 +137,7 @@ def test_mean_luminance_user_module_is_exact_and_differentiable():
     assert torch.all(flat.grad > 0)
     module, layers = mean_luminance()
     assert layers == ["luminance"] and isinstance(module, torch.nn.Module)
-    assert default_layers("mrd.testing_models:mean_luminance") == ["luminance"]
+    assert default_layers("mrd.models.testing:mean_luminance") == ["luminance"]
 
 
 def test_default_layers():
@@ -156,14 +156,14 @@ def test_unknown_names_are_refused_listing_what_is_valid():
         err.value
     )
     with pytest.raises(MRDError, match=r"the factory provides \['luminance'\]"):
-        load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["lum"]))
+        load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["lum"]))
     with pytest.raises(MRDError, match="cannot import 'no_such_pkg.mod'"):
         load_model(ModelSpec(name="no_such_pkg.mod:f", layers=["x"]))
     with pytest.raises(MRDError, match="has no callable 'nope'.*mean_luminance"):
-        load_model(ModelSpec(name="mrd.testing_models:nope", layers=["x"]))
+        load_model(ModelSpec(name="mrd.models.testing:nope", layers=["x"]))
     with pytest.raises(MRDError, match="weights = 'random' is for timm models"):
         load_model(
-            ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"], weights="random")
+            ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"], weights="random")
         )
     with pytest.raises(MRDError, match="has no file to check"):
         load_model(

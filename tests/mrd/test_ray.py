@@ -17,8 +17,8 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'mrd-suite[cluster]')")
 
 from mrd.cli import main  # noqa: E402
-from mrd.executor import make_executor  # noqa: E402
-from mrd.generate import generate  # noqa: E402
+from mrd.synthesis.executor import make_executor  # noqa: E402
+from mrd.synthesis.generate import generate  # noqa: E402
 from stimuli import StimulusSet, StoreWriter, validate_store  # noqa: E402
 from stimuli.errors import MRDError  # noqa: E402
 

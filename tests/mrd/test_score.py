@@ -9,13 +9,13 @@ import pytest
 
 from mrd.cli import main
 from mrd.models import ModelSpec, load_model
-from mrd.score import make_spec, score_store
-from mrd.similarity import score_images
+from mrd.synthesis.score import make_spec, score_store
+from mrd.synthesis.similarity import score_images
 from stimuli import StimulusSet, StoreWriter, validate_store
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord, SceneRecord
 
-LUM = "mrd.testing_models:mean_luminance"
+LUM = "mrd.models.testing:mean_luminance"
 VIEWS, SIZE, NULLS = 2, 24, 2
 
 

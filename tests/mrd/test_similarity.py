@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrd.models import ModelSpec, load_model
-from mrd.similarity import activation_distance, display_to_tensor, layer_similarity, score_images
+from mrd.synthesis.similarity import activation_distance, display_to_tensor, layer_similarity, score_images
 from stimuli.errors import MRDError
 
 
@@ -20,7 +20,7 @@ def mobilenet():
 
 @pytest.fixture(scope="module")
 def luminance():
-    return load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+    return load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
 
 
 def _feats(seed: int, batch: int = 3) -> dict[str, torch.Tensor]:

@@ -11,20 +11,22 @@ import pytest
 
 from mrd.config import MaterialSpec, RenderSettings, SceneSpec
 from mrd.models import DEFAULT_LAYERS, ModelSpec, load_model
-from mrd.optimize import Objective, StopRule, mean_features, noise_ceiling
-from mrd.scene import layout_for, target_params
-from mrd.variant import use_variant
+from mrd.synthesis.objective import Objective, mean_features, noise_ceiling
+from mrd.synthesis.stop import StopRule
+from mrd.synthesis.target import layout_for
+from mrd.groups import target_params
+from mrd.render.variant import use_variant
 
 use_variant("llvm_ad_rgb")
 
-from mrd.render import Renderer  # noqa: E402
+from mrd.groups import renderer_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def setup():
     model = load_model(ModelSpec(name="mobilenetv2_100", layers=DEFAULT_LAYERS["mobilenetv2_100"]))
     spec = SceneSpec(id="c", material=MaterialSpec(base_color=[0.7, 0.25, 0.2], roughness=0.4))
-    ren = Renderer(layout_for(spec, RenderSettings(resolution=48, views=1, max_depth=2)), target_params(spec))
+    ren = renderer_for(layout_for(spec, RenderSettings(resolution=48, views=1, max_depth=2)), target_params(spec))
     return model, spec, ren
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 
-from mrd import weights as W
+from mrd.models import weights as W
 from mrd.models import ModelSpec, load_model
 from stimuli.errors import MRDError
 

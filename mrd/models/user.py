@@ -10,7 +10,7 @@ Weights: the module's own (``weights = "default"``) or a state dict file loaded 
 Examples
 --------
 >>> from mrd.models import ModelSpec
->>> parts = build_user_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+>>> parts = build_user_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
 >>> parts.record.source, parts.record.input_size, parts.record.mean
 ('module', (3, 32, 32), (0.0, 0.0, 0.0))
 """
@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-from mrd import weights as W
-from mrd.models import DEFAULT_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, ModelParts, ModelSpec
+from mrd.models import weights as W
+from mrd.models.parts import ModelParts
+from mrd.models.spec import DEFAULT_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord
 
@@ -69,7 +70,7 @@ def user_factory_layers(name: str) -> list[str]:
 
     Examples
     --------
-    >>> user_factory_layers("mrd.testing_models:mean_luminance")
+    >>> user_factory_layers("mrd.models.testing:mean_luminance")
     ['luminance']
     """
     return _call_factory(name)[2]
@@ -94,7 +95,7 @@ def build_user_model(spec: ModelSpec) -> ModelParts:
     Examples
     --------
     >>> from mrd.models import ModelSpec
-    >>> build_user_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"])).extraction
+    >>> build_user_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"])).extraction
     'module'
 
     Raises

@@ -3,12 +3,12 @@
 A user module is named ``"package.module:factory"`` in a config, e.g.::
 
     [[models]]
-    name = "mrd.testing_models:mean_luminance"
+    name = "mrd.models.testing:mean_luminance"
     layers = ["luminance"]
 
 ``factory()`` returns ``(torch.nn.Module, [layer names])``; the module's ``forward(x)`` returns
 ``{layer: Tensor (B, ...)}``. Optional attributes ``input_size``, ``mean``, ``std`` set the
-preprocessing (see :mod:`mrd.model_user`).
+preprocessing (see :mod:`mrd.models.user`).
 
 Examples
 --------
@@ -25,21 +25,10 @@ from __future__ import annotations
 
 import torch
 
+from mrd.render.color import srgb_to_linear_torch
+
 REC709_LUMA = (0.2126, 0.7152, 0.0722)
 """Relative luminance weights of linear Rec. 709 / sRGB primaries."""
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    """Invert the sRGB transfer curve (IEC 61966-2-1), elementwise, differentiable.
-
-    Examples
-    --------
-    >>> import torch
-    >>> [round(v, 4) for v in srgb_to_linear(torch.tensor([0.0, 0.04045, 1.0])).tolist()]
-    [0.0, 0.0031, 1.0]
-    """
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
 class MeanLuminance(torch.nn.Module):
@@ -59,18 +48,18 @@ class MeanLuminance(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"luminance": (B, 1)}`` mean relative luminance of each image."""
-        lin = srgb_to_linear(x)
+        lin = srgb_to_linear_torch(x)
         lum = REC709_LUMA[0] * lin[:, 0] + REC709_LUMA[1] * lin[:, 1] + REC709_LUMA[2] * lin[:, 2]
         return {"luminance": lum.mean(dim=(1, 2)).unsqueeze(1)}
 
 
 def mean_luminance() -> tuple[torch.nn.Module, list[str]]:
-    """Factory of :class:`MeanLuminance`: ``"mrd.testing_models:mean_luminance"`` in a config.
+    """Factory of :class:`MeanLuminance`: ``"mrd.models.testing:mean_luminance"`` in a config.
 
     Examples
     --------
     >>> from mrd.models import ModelSpec, load_model
-    >>> m = load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+    >>> m = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
     >>> import torch
     >>> round(float(m.features(torch.ones(1, 3, 40, 40))["luminance"]), 4)
     1.0

@@ -34,34 +34,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from mrd.models import ModelSpec
-from mrd.specs import (
-    GROUP_NAMES,
-    LIGHTING_PARAMS,
-    MATERIAL_PARAMS,
-    Group,
+from mrd.config.scenes import LightingSpec, MaterialSpec, SceneSpec, ShapeSpec, TextureSpec
+from mrd.config.settings import (
     LearningRates,
-    LightingPrior,
-    LightingSpec,
-    MaterialPrior,
-    MaterialSpec,
     NullSettings,
     OptimizeSettings,
     Priors,
     RenderSettings,
-    SceneSpec,
-    ShapePrior,
-    ShapeSpec,
-    TextureSpec,
-    _Strict,
+    SynthesisSettings,
 )
+from mrd.groups.lighting import LIGHTING_PARAMS, LightingPrior
+from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
+from mrd.groups.registry import get_group, group_names
+from mrd.groups.shape import ShapePrior
+from mrd.models.spec import ModelSpec
+from mrd.specbase import StrictModel
 from stimuli.errors import MRDError
 
 __all__ = [
-    "GROUP_NAMES",
     "LIGHTING_PARAMS",
     "MATERIAL_PARAMS",
-    "Group",
     "Job",
     "LearningRates",
     "LightingPrior",
@@ -78,13 +70,14 @@ __all__ = [
     "ShapePrior",
     "ShapeSpec",
     "StartSpec",
+    "SynthesisSettings",
     "TextureSpec",
     "load_config",
     "parse_config",
 ]
 
 
-class StartSpec(_Strict):
+class StartSpec(StrictModel):
     """Explicit metamer starts per group (unspecified groups start from a prior draw)."""
 
     shape: ShapeSpec | None = None
@@ -111,14 +104,23 @@ class StartSpec(_Strict):
         return v
 
 
-class MetamerJobs(_Strict):
+class MetamerJobs(StrictModel):
     """A block of metamer jobs: the cross product scenes x groups x models x seeds."""
 
     scenes: list[str] | Literal["*"] = "*"
-    groups: list[Group] = Field(["material"], min_length=1)
+    groups: list[str] = Field(["material"], min_length=1, description="registered parameter groups")
     models: list[str] | Literal["*"] = "*"
-    seeds: list[Annotated[int, Field(ge=0)]] = Field([0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field([0], min_length=1)
     start: Literal["prior"] | StartSpec = "prior"
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: list[str]) -> list[str]:
+        known = group_names()
+        bad = [g for g in v if g not in known]
+        if bad:
+            raise ValueError(f"unknown parameter groups {bad}; registered: {list(known)}")
+        return v
 
 
 @dataclass(frozen=True)
@@ -137,18 +139,13 @@ class Job:
         return f"{self.scene}.{self.group}.{self.model}.s{self.seed}"
 
 
-class SetConfig(_Strict):
-    """A whole stimulus-set config."""
+class SetConfig(SynthesisSettings):
+    """A whole stimulus-set config: :class:`SynthesisSettings` plus models, scenes and jobs."""
 
-    title: str = ""
-    seed: int = Field(0, ge=0, description="master seed (start draws, null draws, render seeds)")
+    title: str = Field("", max_length=1000)
     variant: str = Field(
-        "auto", description="Mitsuba variant, or 'auto' (cuda_ad_rgb if usable, else llvm_ad_rgb)"
+        "auto", max_length=64, description="Mitsuba variant, or 'auto' (cuda_ad_rgb if usable, else llvm_ad_rgb)"
     )
-    render: RenderSettings = RenderSettings()
-    optimize: OptimizeSettings = OptimizeSettings()
-    prior: Priors = Priors()
-    null: NullSettings = NullSettings()
     models: list[ModelSpec] = Field(min_length=1)
     scenes: list[SceneSpec] = Field(min_length=1)
     metamers: list[MetamerJobs] = Field(min_length=1)
@@ -171,6 +168,10 @@ class SetConfig(_Strict):
                     bad = [n for n in names if n not in known]
                     if bad:
                         raise ValueError(f"metamers[{i}].{kind}: unknown {bad}; known: {known}")
+        for name, opts in self.groups.items():
+            if name not in group_names():
+                raise ValueError(f"groups.{name}: no parameter group {name!r} is registered; known: {list(group_names())}")
+            get_group(name).check_options(opts)
         return self
 
     def jobs(self) -> list[Job]:
@@ -314,7 +315,7 @@ def load_config(path: str | Path) -> tuple[SetConfig, str]:
 
     Examples
     --------
-    >>> cfg, text = load_config(Path(__file__).parents[1] / "stimuli" / "sets" / "demo.toml")
+    >>> cfg, text = load_config(Path(__file__).parents[2] / "stimuli" / "sets" / "demo.toml")
     >>> cfg.render.views >= 1
     True
     """

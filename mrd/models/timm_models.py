@@ -3,7 +3,7 @@
 Weights (``ModelSpec.weights``):
 
 * ``"default"``: for ``mobilenetv2_100`` the embedded offline ImageNet weights
-  (:func:`mrd.weights.default_weights_path`, sha256 pinned); for other models the same as ``"hub"``.
+  (:func:`mrd.models.weights.default_weights_path`, sha256 pinned); for other models the same as ``"hub"``.
 * ``"hub"``: ``timm.create_model(name, pretrained=True)``; fails without a reachable model hub.
 * ``"random"``: timm's initialisation under ``torch.manual_seed(RANDOM_SEED)`` (reproducible;
   the global random state is left untouched).
@@ -38,8 +38,9 @@ import timm
 import timm.data
 import torch
 
-from mrd import weights as W
-from mrd.models import Extractor, ModelParts, ModelSpec
+from mrd.models import weights as W
+from mrd.models.parts import Extractor, ModelParts
+from mrd.models.spec import ModelSpec
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord
 

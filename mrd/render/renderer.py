@@ -8,25 +8,29 @@ Display renders are plain ``prb`` renders at high spp, split into passes so memo
 
 Examples
 --------
->>> from mrd.variant import use_variant
+>>> from mrd.render.variant import use_variant
 >>> _ = use_variant("llvm_ad_rgb")
 >>> from mrd.config import SceneSpec, RenderSettings
->>> from mrd.scene import layout_for, target_params
+>>> from mrd.groups import renderer_for, target_params
+>>> from mrd.synthesis.target import layout_for
 >>> spec = SceneSpec(id="a")
->>> r = Renderer(layout_for(spec, RenderSettings(resolution=16, views=2)), target_params(spec))
+>>> r = renderer_for(layout_for(spec, RenderSettings(resolution=16, views=2)), target_params(spec))
 >>> r.render_display(spp=4, seed=0).shape
 (2, 16, 16, 3)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import mrd  # noqa: F401  (libLLVM for Dr.Jit)
-from mrd.scene import ENV, LIGHT, OBJECT, Layout, env_weights, scene_dict
+from mrd.render.scene import ENV, Layout, env_weights, scene_dict
 from stimuli.records import Params
+
+ParamsWriter = Callable[[Any, Params, "tuple[str, ...] | None"], None]
 
 MAX_SAMPLES_PER_PASS = 1 << 22
 """Upper bound on pixel samples per display-render pass (keeps memory flat at any spp)."""
@@ -45,6 +49,9 @@ class Renderer:
         Cameras, environment and light kinds (fixed).
     params : stimuli.records.Params
         Initial values of every group.
+    write_params : callable
+        ``write_params(renderer, params, groups)`` writes values through the parameter groups
+        (:func:`mrd.groups.write_params`; :func:`mrd.groups.renderer_for` builds a renderer with it).
 
     Attributes
     ----------
@@ -54,7 +61,7 @@ class Renderer:
     n_views : int
     """
 
-    def __init__(self, layout: Layout, params: Params) -> None:
+    def __init__(self, layout: Layout, params: Params, write_params: ParamsWriter) -> None:
         import drjit as dr
         import mitsuba as mi
 
@@ -72,31 +79,10 @@ class Renderer:
             self._env_w = mi.Float(np.repeat(env_weights(h), w * c))
             self._env_c = mi.UInt(np.tile(np.arange(c, dtype=np.uint32), h * w))
         self._dr = dr
+        self._write_params = write_params
         self.set_params(params)
 
-    # -- keys and writes ---------------------------------------------------------------------
-    def key(self, group: str, name: str) -> str:
-        """Mitsuba parameter key of a value (``sky``/``ground`` both map to the environment data)."""
-        if group == "shape":
-            return {
-                "vertices": f"{OBJECT}.vertex_positions",
-                "faces": f"{OBJECT}.faces",
-                "uv": f"{OBJECT}.vertex_texcoords",
-            }[name]
-        if group == "material":
-            if name == "base_color":
-                return f"{OBJECT}.bsdf.base_color." + ("data" if self.layout.textured else "value")
-            if name == "specular":
-                return f"{OBJECT}.bsdf.specular"
-            return f"{OBJECT}.bsdf.{name}.value"
-        if name in ("sky", "ground"):
-            return f"{ENV}.data"
-        if name == "radiance":
-            return f"{ENV}.radiance.value"
-        return (
-            f"{LIGHT}.intensity.value" if self.layout.light == "point" else f"{LIGHT}.emitter.radiance.value"
-        )
-
+    # -- writes ------------------------------------------------------------------------------
     def env_data(self, sky: Any, ground: Any) -> Any:
         """Gradient environment-map data from sky and ground colours (differentiable).
 
@@ -111,38 +97,24 @@ class Renderer:
         g = dr.gather(mi.Float, dr.ravel(ground), self._env_c)
         return mi.TensorXf(self._env_w * s + (1.0 - self._env_w) * g, self._env_shape)
 
-    def write(self, group: str, name: str, value: Any) -> None:
-        """Write one Dr.Jit value (Color3f, Float, TensorXf; flat Float for vertices); then :meth:`update`."""
-        self.params[self.key(group, name)] = value
+    def write(self, key: str, value: Any) -> None:
+        """Write one Dr.Jit value (Color3f, Float, TensorXf; flat Float for vertices) under a Mitsuba
+        parameter key (the groups know their keys); then :meth:`update`."""
+        self.params[key] = value
 
     def update(self) -> None:
         """Propagate written values into the scene (rebuilds acceleration structures as needed)."""
         self.params.update()
 
     def set_params(self, params: Params, groups: tuple[str, ...] | None = None) -> None:
-        """Write exact numpy values of the given groups (all by default).
+        """Write exact numpy values of the given groups (all by default), through the groups' writer.
 
         Parameters
         ----------
         params : stimuli.records.Params
         groups : tuple of str, optional
         """
-        import mitsuba as mi
-
-        for group in groups or tuple(params):
-            vals = params[group]
-            if group == "shape":
-                self.write("shape", "vertices", mi.Float(np.asarray(vals["vertices"], np.float32).ravel()))
-                self.write("shape", "faces", mi.UInt(np.asarray(vals["faces"], np.uint32).ravel()))
-                self.write("shape", "uv", mi.Float(np.asarray(vals["uv"], np.float32).ravel()))
-                continue
-            for name, v in vals.items():
-                if name in ("sky", "ground"):
-                    continue
-                self.write(group, name, to_drjit(v))
-            if "sky" in vals:
-                self.write(group, "sky", self.env_data(to_drjit(vals["sky"]), to_drjit(vals["ground"])))
-        self.update()
+        self._write_params(self, params, groups)
 
     # -- rendering ---------------------------------------------------------------------------
     def render_views(self, spp: int, seed: int, integrator: str = "prb") -> list[Any]:

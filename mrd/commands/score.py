@@ -53,7 +53,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from mrd.score import make_spec, score_store
+    from mrd.synthesis.score import make_spec, score_store
 
     spec = make_spec(args.model, args.layers, args.weights, args.weights_sha256, args.model_id)
     result = score_store(args.store, spec, device=args.device)

@@ -1,14 +1,15 @@
 """Where metamer jobs run: in this process (``local``) or on Ray workers (``ray``).
 
-A metamer job is independent of every other: given the config and a :class:`JobSpec` (the job and
-the stored display images of its target), :func:`metamer_job` returns the
+A metamer job is independent of every other: given the run context and a :class:`JobSpec` (the job
+and the stored display images of its target), the job function the context carries
+(``RunContext.job``; :func:`mrd.synthesis.generate.metamer_job` for ``mrd generate``) returns the
 :class:`stimuli.records.MetamerRecord`. Both executors call that one function, so they produce the
 same metamers; only the process that holds the :class:`stimuli.StoreWriter` writes to the store,
 as results come back (in completion order for Ray). Resume is the caller's: jobs already in the
 store are never submitted.
 
-* :class:`LocalExecutor` runs the jobs one after another in this process, with the generator that
-  rendered the targets (models and null renders are reused).
+* :class:`LocalExecutor` runs the jobs one after another in this process (a job function keeps what
+  jobs share, e.g. loaded models, in the per-process state of its context: :meth:`RunContext.state`).
 * :class:`RayExecutor` starts ``workers`` Ray actors (on a running cluster when ``address`` is
   given, else on a local Ray instance), each holding its own generator (models loaded once per
   actor), and keeps every actor busy with one job at a time. Where the cluster has GPUs each actor
@@ -16,7 +17,7 @@ store are never submitted.
   the config's ``variant = "auto"``; CPU actors split the cluster's cores evenly and set torch's and
   Dr.Jit's thread counts to their share. Every machine of the cluster needs this package installed
   (``pip install -e ".[cluster]"``) and the config's relative paths (mesh and texture files) under
-  the same folder as on the machine that runs ``mrd generate``.
+  the same folder as on the machine that runs ``mrd generate``. Each actor holds its own state.
 
 Reproducibility: seeds come from the config and the job ids, so a job gives the same metamer
 wherever it runs, up to the floating-point order of Dr.Jit's multi-threaded gradient sums (with one
@@ -36,7 +37,7 @@ stimuli.errors.MRDError: --executor 'cluster': use one of local, ray
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class RunContext:
         Requested Mitsuba variant (``None``: the config's); resolved where the job runs.
     device : str or None
         Requested torch device (``None``: the renderer's); resolved where the job runs.
+    job : callable, optional
+        The job function ``job(ctx, spec) -> MetamerRecord`` (a module-level function, so Ray can
+        send it by reference).
     """
 
     config_text: str
@@ -73,6 +77,7 @@ class RunContext:
     base_dir: str
     variant: str | None = None
     device: str | None = None
+    job: Callable[[RunContext, JobSpec], MetamerRecord] | None = None
 
     @property
     def key(self) -> str:
@@ -85,14 +90,33 @@ class RunContext:
         return parse_config(self.config_text, self.source, self.base_dir)
 
     @classmethod
-    def from_file(cls, path: str | Path, variant: str | None = None, device: str | None = None) -> RunContext:
+    def from_file(
+        cls, path: str | Path, variant: str | None = None, device: str | None = None,
+        job: Callable[[RunContext, JobSpec], MetamerRecord] | None = None,
+    ) -> RunContext:  # fmt: skip
         """The context of a config file."""
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise MRDError(f"{p}: cannot read config ({exc})") from None
-        return cls(text, str(p), str(p.resolve().parent), variant, device)
+        return cls(text, str(p), str(p.resolve().parent), variant, device, job)
+
+    def state(self, factory: Callable[[], Any]) -> Any:
+        """This process's state of the run (made once by ``factory``, then reused by later jobs)."""
+        if self.key not in _STATE:
+            _STATE[self.key] = factory()
+        return _STATE[self.key]
+
+    def set_state(self, value: Any) -> None:
+        """Set this process's state of the run (e.g. the generator that rendered the targets)."""
+        _STATE[self.key] = value
+
+    def run_job(self, spec: JobSpec) -> MetamerRecord:
+        """Run the context's job function on one job."""
+        if self.job is None:
+            raise MRDError("this run context carries no job function")
+        return self.job(self, spec)
 
 
 @dataclass(frozen=True)
@@ -111,44 +135,8 @@ class JobSpec:
         return self.job.metamer_id
 
 
-_GENERATORS: dict[str, Any] = {}
-
-
-def generator_for(ctx: RunContext, progress: bool = False) -> Any:
-    """The :class:`mrd.generate.Generator` of a run in this process (made once, then reused).
-
-    Chooses the Mitsuba variant here (``ctx.variant`` or the config's), so a Ray worker on a GPU
-    machine picks ``cuda_ad_rgb`` under ``"auto"``.
-    """
-    gen = _GENERATORS.get(ctx.key)
-    if gen is None:
-        from mrd.generate import Generator
-        from mrd.variant import torch_device_for, use_variant
-
-        cfg = ctx.config()
-        variant = use_variant(ctx.variant or cfg.variant)
-        gen = Generator(cfg, torch_device_for(variant, ctx.device), progress)
-        gen.variant = variant
-        _GENERATORS[ctx.key] = gen
-    return gen
-
-
-def register_generator(ctx: RunContext, gen: Any) -> None:
-    """Make ``gen`` the generator of ``ctx`` in this process (the local path's, which rendered the targets)."""
-    _GENERATORS[ctx.key] = gen
-
-
-def metamer_job(ctx: RunContext, spec: JobSpec) -> MetamerRecord:
-    """The job function: one metamer from the config and a job spec (both executors call this).
-
-    Examples
-    --------
-    >>> callable(metamer_job)
-    True
-    """
-    gen = generator_for(ctx)
-    gen.scene(spec.job.scene, spec.target_display)
-    return gen.metamer(spec.job)
+_STATE: dict[str, Any] = {}
+"""Per-process state of runs, keyed by :attr:`RunContext.key`."""
 
 
 # -- executors -----------------------------------------------------------------------------------
@@ -160,7 +148,7 @@ class LocalExecutor:
     def run(self, ctx: RunContext, specs: Sequence[JobSpec]) -> Iterator[MetamerRecord]:
         """Yield each job's record as it is made (in order)."""
         for spec in specs:
-            yield metamer_job(ctx, spec)
+            yield ctx.run_job(spec)
 
     def describe(self) -> str:
         """One line for the summary."""
@@ -264,7 +252,7 @@ def _root_cause(exc: BaseException) -> str:
 
 
 class _Worker:
-    """A Ray actor: holds one generator per run and makes metamers with :func:`metamer_job`."""
+    """A Ray actor: runs the context's job function (its state lives in the actor's process)."""
 
     def __init__(self, ctx: RunContext, threads: int) -> None:
         import drjit as dr  # this module imported mrd first (libLLVM for Dr.Jit)
@@ -275,7 +263,7 @@ class _Worker:
         self.ctx = ctx
 
     def run(self, spec: JobSpec) -> MetamerRecord:
-        return metamer_job(self.ctx, spec)
+        return self.ctx.run_job(spec)
 
 
 def make_executor(name: str = "local", *, address: str | None = None, workers: int | None = None) -> Any:

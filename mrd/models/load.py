@@ -4,14 +4,14 @@ A model is any timm architecture by name, or a user module ``"package.module:fac
 Layers are named the way timm's ``features_only`` names them (``model.feature_info`` module
 names, e.g. ``"blocks.4"`` or ``"layer3"``; computed by timm's feature wrapper) or by any module
 path (``"layer3.1.conv2"``; read with forward hooks). Preprocessing (input size, mean/std) comes
-from the model's pretrained config. Weights are described in :mod:`mrd.weights` and
-:mod:`mrd.model_timm`. Recommended layers: :data:`DEFAULT_LAYERS`.
+from the model's pretrained config. Weights are described in :mod:`mrd.models.weights` and
+:mod:`mrd.models.timm_models`. Recommended layers: :data:`DEFAULT_LAYERS`.
 
 A user module is a function ``factory()`` returning ``(module, layer_names)`` where
 ``module(x)`` returns ``{layer_name: Tensor (B, ...)}`` for a normalised batch ``x``
 ``(B, 3, H, W)``; the module (or the Python module holding the factory) may define
 ``input_size = (C, H, W)``, ``mean`` and ``std`` (defaults: 224 px and ImageNet statistics).
-See :func:`mrd.testing_models.mean_luminance` for an example.
+See :func:`mrd.models.testing.mean_luminance` for an example.
 
 Examples
 --------
@@ -26,148 +26,13 @@ Examples
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import pydantic
 import torch
 import torch.nn.functional as F
 
+from mrd.models.parts import Extractor
+from mrd.models.spec import DEFAULT_LAYERS, ModelSpec, is_user_module
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord
-from stimuli.schema import check_id
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_INPUT_SIZE = (3, 224, 224)
-
-DEFAULT_LAYERS: dict[str, list[str]] = {
-    "mobilenetv2_100": ["blocks.2", "blocks.4", "blocks.6"],
-    "resnet18": ["layer2", "layer3", "layer4"],
-    "resnet50": ["layer2", "layer3", "layer4"],
-}
-"""Recommended layers (stride 8, 16 and 32 stages) for models used in the shipped configs."""
-
-WEIGHT_KEYWORDS = ("default", "hub", "random")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-
-Extractor = Callable[[torch.Tensor], dict[str, torch.Tensor]]
-
-
-@dataclass
-class ModelParts:
-    """What a builder (:mod:`mrd.model_timm`, :mod:`mrd.model_user`) hands to :func:`load_model`."""
-
-    record: ModelRecord
-    module: torch.nn.Module
-    extract: Extractor
-    extraction: str
-
-
-def is_user_module(name: str) -> bool:
-    """Whether ``name`` refers to a user module (``"package.module:factory"``) rather than timm.
-
-    Examples
-    --------
-    >>> is_user_module("mrd.testing_models:mean_luminance"), is_user_module("resnet50")
-    (True, False)
-    """
-    return ":" in name and not name.startswith(("hf-hub:", "local-dir:"))
-
-
-def derive_model_id(name: str) -> str:
-    """A store key derived from a model name (invalid characters become ``_``).
-
-    Examples
-    --------
-    >>> derive_model_id("mrd.testing_models:mean_luminance")
-    'mrd.testing_models_mean_luminance'
-    >>> derive_model_id("hf-hub:timm/vit_small_patch16_224.augreg_in21k")
-    'hf-hub_timm_vit_small_patch16_224.augreg_in21k'
-    """
-    key = re.sub(r"[^A-Za-z0-9_.\-]", "_", name).lstrip("_.-")[:128]
-    return key or "model"
-
-
-class ModelSpec(pydantic.BaseModel):
-    """One ``[[models]]`` table of a stimulus-set config.
-
-    Parameters
-    ----------
-    id : str, optional
-        Store key; derived from ``name`` when omitted (see :func:`derive_model_id`).
-    name : str
-        timm model name, or ``"package.module:factory"`` for a user module.
-    layers : list of str
-        Layer names: timm ``features_only`` names (``feature_info`` modules) or module paths.
-    weights : str
-        ``"default"`` (the embedded offline MobileNetV2 weights for ``mobilenetv2_100``, a user
-        module's own weights, else ``"hub"``), ``"hub"`` (timm download), ``"random"`` (timm's
-        initialisation under a fixed seed) or a path to a ``.safetensors``/``.pth`` state dict.
-    weights_sha256 : str, optional
-        Expected sha256 of the weight file; a mismatch is refused.
-
-    Examples
-    --------
-    >>> ModelSpec(name="resnet18", layers=["layer3"], weights="random").model_id
-    'resnet18'
-    >>> ModelSpec(name="resnet18", layers=[])
-    Traceback (most recent call last):
-    ...
-    pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelSpec
-    ...
-    """
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    id: str | None = None
-    name: str
-    layers: list[str]
-    weights: str = "default"
-    weights_sha256: str | None = None
-
-    @pydantic.field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("must be a timm model name or 'package.module:factory'")
-        return v
-
-    @pydantic.field_validator("layers")
-    @classmethod
-    def _layers(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("must name at least one layer")
-        if any(not s.strip() for s in v):
-            raise ValueError(f"layer names must be non-empty, got {v}")
-        dup = sorted({s for s in v if v.count(s) > 1})
-        if dup:
-            raise ValueError(f"layer names must be unique; repeated: {dup}")
-        return v
-
-    @pydantic.field_validator("weights_sha256")
-    @classmethod
-    def _sha(cls, v: str | None) -> str | None:
-        if v is not None and not _HEX64.match(v):
-            raise ValueError(f"must be 64 hexadecimal digits, got {v!r}")
-        return None if v is None else v.lower()
-
-    @pydantic.field_validator("id")
-    @classmethod
-    def _id(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                check_id(v, "model id")
-            except MRDError as exc:
-                raise ValueError(str(exc)) from None
-        return v
-
-    @property
-    def model_id(self) -> str:
-        """The store key: ``id`` if given, else derived from ``name``."""
-        return self.id if self.id is not None else derive_model_id(self.name)
 
 
 class LoadedModel:
@@ -222,7 +87,7 @@ class LoadedModel:
         Examples
         --------
         >>> import torch
-        >>> m = load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+        >>> m = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
         >>> tuple(m.preprocess(torch.rand(1, 3, 10, 10)).shape)
         (1, 3, 32, 32)
         """
@@ -344,11 +209,11 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedMod
     """
     dev = resolve_device(device)
     if is_user_module(spec.name):
-        from mrd.model_user import build_user_model
+        from mrd.models.user import build_user_model
 
         parts = build_user_model(spec)
     else:
-        from mrd.model_timm import build_timm_model
+        from mrd.models.timm_models import build_timm_model
 
         parts = build_timm_model(spec)
     module = freeze(parts.module).to(dev)
@@ -369,9 +234,9 @@ def default_layers(name: str) -> list[str]:
     if name in DEFAULT_LAYERS:
         return list(DEFAULT_LAYERS[name])
     if is_user_module(name):
-        from mrd.model_user import user_factory_layers
+        from mrd.models.user import user_factory_layers
 
         return user_factory_layers(name)
-    from mrd.model_timm import feature_names
+    from mrd.models.timm_models import feature_names
 
     return feature_names(name)[-3:]

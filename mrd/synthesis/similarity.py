@@ -176,7 +176,7 @@ def score_images(
     --------
     >>> import numpy as np
     >>> from mrd.models import ModelSpec, load_model
-    >>> m = load_model(ModelSpec(name="mrd.testing_models:mean_luminance", layers=["luminance"]))
+    >>> m = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
     >>> img = np.full((2, 8, 8, 3), 128, np.uint8)
     >>> sim = score_images(m, img, img, np.zeros((1, 2, 8, 8, 3), np.uint8))
     >>> sim.rel_l2.tolist(), sim.null_rel_l2.round(3).tolist()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-_A, _GAMMA, _LIN, _SLOPE = 0.055, 2.4, 0.0031308, 12.92
+from mrd.render.color import linear_to_srgb, linear_to_srgb_torch
 
 
 def describe(exposure: float = 0.0) -> str:
@@ -42,10 +42,7 @@ def tonemap_torch(linear: torch.Tensor, exposure: float = 0.0) -> torch.Tensor:
     >>> round(float(y.detach()), 4), bool(x.grad > 0)
     (0.4845, True)
     """
-    x = torch.clamp(linear * (2.0**exposure), 0.0, 1.0)
-    # keep the power branch away from 0 so its gradient stays finite where it is not selected
-    power = (1.0 + _A) * torch.pow(torch.clamp(x, min=_LIN), 1.0 / _GAMMA) - _A
-    return torch.where(x <= _LIN, _SLOPE * x, power)
+    return linear_to_srgb_torch(torch.clamp(linear * (2.0**exposure), 0.0, 1.0))
 
 
 def tonemap_numpy(linear: np.ndarray, exposure: float = 0.0) -> np.ndarray:
@@ -57,8 +54,7 @@ def tonemap_numpy(linear: np.ndarray, exposure: float = 0.0) -> np.ndarray:
     1.0
     """
     x = np.clip(np.asarray(linear, dtype=np.float64) * (2.0**exposure), 0.0, 1.0)
-    out = np.where(x <= _LIN, _SLOPE * x, (1.0 + _A) * np.power(np.maximum(x, _LIN), 1.0 / _GAMMA) - _A)
-    return out.astype(np.float32)
+    return linear_to_srgb(x).astype(np.float32)
 
 
 def to_uint8(srgb: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of ``mrd generate``; prints a one-line summary per outcome."""
-    from mrd.generate import generate
+    from mrd.synthesis.generate import generate
 
     s = generate(args.config, args.out, variant=args.variant, device=args.device, progress=not args.quiet,
                  executor=args.executor, address=args.address, workers=args.workers)

@@ -1,4 +1,4 @@
-"""Scenes: parameter values per group, cameras, and the Mitsuba scene built from them.
+"""The Mitsuba scene: cameras, the fixed layout, and the scene dictionary built from parameter values.
 
 A scene is split into a fixed :class:`Layout` (cameras, kinds of environment and light, light
 placement, whether the base colour is a texture) and varying :data:`stimuli.records.Params`
@@ -10,15 +10,12 @@ placement, whether the base colour is a texture) and varying :data:`stimuli.reco
               light_intensity (3,) [point: intensity, area: radiance; absent for light 'none']
 
 A target and its metamers share the layout; a metamer differs from its target only in the
-values of its varied group. :data:`KEYS` maps each value to its Mitsuba scene parameter.
+values of its varied group. Each group (:mod:`mrd.groups`) knows the Mitsuba keys of its values
+in the scene built here (object ``object``, environment ``env``, light ``light``).
 
 Examples
 --------
->>> from mrd.config import SceneSpec, RenderSettings
->>> spec = SceneSpec(id="a")
->>> p = target_params(spec)
->>> sorted(p), sorted(p["material"])
-(['lighting', 'material', 'shape'], ['base_color', 'metallic', 'roughness', 'specular'])
+>>> from mrd.config import RenderSettings
 >>> len(cameras(RenderSettings(views=3)))
 3
 """
@@ -26,17 +23,15 @@ Examples
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mrd import meshes
-from mrd.config import LightingSpec, MaterialSpec, RenderSettings, SceneSpec, ShapeSpec, TextureSpec
-from stimuli.errors import MRDError
 from stimuli.records import Params
+
+if TYPE_CHECKING:
+    from mrd.config import RenderSettings, SceneSpec
 
 OBJECT, ENV, LIGHT = "object", "env", "light"
 
@@ -57,28 +52,6 @@ class Layout:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def layout_for(spec: SceneSpec, render: RenderSettings) -> Layout:
-    """The layout of a scene spec under render settings.
-
-    Examples
-    --------
-    >>> layout_for(SceneSpec(id="a"), RenderSettings(views=2)).size
-    (64, 64)
-    """
-    lt = spec.lighting
-    return Layout(
-        views=cameras(render),
-        size=render.size,
-        environment=lt.environment,
-        light=lt.light,
-        light_position=tuple(lt.light_position),
-        light_size=lt.light_size,
-        textured=spec.material.texture is not None,
-        env_resolution=render.env_resolution,
-        max_depth=render.max_depth,
-    )
-
-
 # -- cameras -------------------------------------------------------------------------------------
 def _up_for(direction: np.ndarray) -> list[float]:
     return [0.0, 0.0, 1.0] if abs(direction[1]) > 0.99 else [0.0, 1.0, 0.0]
@@ -89,6 +62,7 @@ def cameras(render: RenderSettings) -> list[dict[str, Any]]:
 
     Examples
     --------
+    >>> from mrd.config import RenderSettings
     >>> v = cameras(RenderSettings(views=4, layout="fibonacci", distance=2.0))
     >>> [round(float(np.linalg.norm(c["origin"])), 6) for c in v]
     [2.0, 2.0, 2.0, 2.0]
@@ -115,105 +89,6 @@ def cameras(render: RenderSettings) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-# -- parameter values ----------------------------------------------------------------------------
-def mesh_from_spec(spec: ShapeSpec, resolve: Callable[[str], Path] = Path) -> meshes.Mesh:
-    """Build the mesh a shape spec describes.
-
-    Examples
-    --------
-    >>> mesh_from_spec(ShapeSpec(kind="icosphere", subdivisions=1)).vertices.shape
-    (42, 3)
-    """
-    if spec.kind == "icosphere":
-        return meshes.icosphere(spec.subdivisions, spec.scale)
-    if spec.kind == "harmonic":
-        c = spec.coefficients
-        if c is None:
-            c = meshes.draw_harmonic_coefficients(
-                np.random.default_rng(spec.seed), spec.degree, spec.amplitude
-            )
-        return meshes.harmonic(c, spec.subdivisions, spec.scale)
-    if spec.kind == "superquadric":
-        return meshes.superquadric(spec.exponent, tuple(spec.axes), spec.subdivisions, spec.scale)
-    if spec.kind == "torus":
-        return meshes.torus(spec.minor_radius, spec.segments, spec.scale)
-    return meshes.load_mesh_file(resolve(spec.path or ""), spec.scale)
-
-
-def shape_values(mesh: meshes.Mesh) -> dict[str, np.ndarray]:
-    """Shape-group values of a mesh."""
-    uv = mesh.uv if mesh.uv is not None else meshes.spherical_uv(mesh.vertices)
-    return {"vertices": mesh.vertices.copy(), "faces": mesh.faces.copy(), "uv": uv.copy()}
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """Inverse sRGB transfer curve (for texture files, which are sRGB-encoded)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def texture_values(spec: TextureSpec, resolve: Callable[[str], Path] = Path) -> np.ndarray:
-    """``(H, W, 3)`` float32 linear base-colour texture.
-
-    Examples
-    --------
-    >>> texture_values(TextureSpec(size=8, checks=2))[:, :, 0][::4, ::4]
-    array([[0.8, 0.2],
-           [0.2, 0.8]], dtype=float32)
-    """
-    if spec.kind == "checker":
-        idx = (np.arange(spec.size) * spec.checks // spec.size) % 2
-        mask = (idx[:, None] + idx[None, :]) % 2
-        colors = np.asarray(spec.colors, dtype=np.float32)
-        return colors[mask].astype(np.float32)
-    from PIL import Image
-
-    path = resolve(spec.path or "")
-    try:
-        img = Image.open(path).convert("RGB")
-    except (OSError, ValueError) as exc:
-        raise MRDError(f"{path}: cannot read texture image ({exc})") from None
-    return np.clip(srgb_to_linear(np.asarray(img, dtype=np.float64) / 255.0), 0, 1).astype(np.float32)
-
-
-def material_values(spec: MaterialSpec, resolve: Callable[[str], Path] = Path) -> dict[str, np.ndarray]:
-    """Material-group values of a material spec."""
-    base = texture_values(spec.texture, resolve) if spec.texture else np.asarray(spec.base_color, np.float32)
-    return {
-        "base_color": base,
-        "roughness": np.float32(spec.roughness),
-        "metallic": np.float32(spec.metallic),
-        "specular": np.float32(spec.specular),
-    }
-
-
-def lighting_values(spec: LightingSpec) -> dict[str, np.ndarray]:
-    """Lighting-group values of a lighting spec."""
-    out: dict[str, np.ndarray] = {}
-    if spec.environment == "constant":
-        out["radiance"] = np.asarray(spec.radiance, np.float32)
-    else:
-        out["sky"] = np.asarray(spec.sky, np.float32)
-        out["ground"] = np.asarray(spec.ground, np.float32)
-    if spec.light != "none":
-        out["light_intensity"] = np.asarray(spec.light_intensity, np.float32)
-    return out
-
-
-def target_params(spec: SceneSpec, resolve: Callable[[str], Path] = Path) -> Params:
-    """All parameter values of a target scene."""
-    return {
-        "shape": shape_values(mesh_from_spec(spec.shape, resolve)),
-        "material": material_values(spec.material, resolve),
-        "lighting": lighting_values(spec.lighting),
-    }
-
-
-def copy_params(params: Params) -> Params:
-    """A deep copy (arrays copied), so that groups can be swapped without aliasing."""
-    return {g: {k: np.array(v, copy=True) for k, v in vals.items()} for g, vals in params.items()}
 
 
 # -- the Mitsuba scene ---------------------------------------------------------------------------
@@ -332,6 +207,8 @@ def describe(layout: Layout, params: Params, spec: SceneSpec | None = None) -> d
     Examples
     --------
     >>> from mrd.config import SceneSpec, RenderSettings
+    >>> from mrd.groups import target_params
+    >>> from mrd.synthesis.target import layout_for
     >>> s = SceneSpec(id="a")
     >>> describe(layout_for(s, RenderSettings(views=1)), target_params(s))["object"]["bsdf"]["type"]
     'principled'

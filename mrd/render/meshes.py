@@ -259,7 +259,7 @@ def load_mesh_file(path: str | Path, scale: float = 1.0) -> Mesh:
     >>> p = os.path.join(tempfile.mkdtemp(), "tet.obj")
     >>> text = "v 1 1 1\\nv -1 -1 1\\nv -1 1 -1\\nv 1 -1 -1\\n"
     >>> _ = open(p, "w").write(text + "f 1 2 3\\nf 1 3 4\\nf 1 4 2\\nf 2 4 3\\n")
-    >>> from mrd.variant import use_variant
+    >>> from mrd.render.variant import use_variant
     >>> _ = use_variant("llvm_ad_rgb")
     >>> load_mesh_file(p).faces.shape
     (4, 3)

@@ -5,7 +5,7 @@ The choice can be overridden (config field ``variant`` or ``mrd generate --varia
 
 Examples
 --------
->>> from mrd.variant import use_variant
+>>> from mrd.render.variant import use_variant
 >>> use_variant("llvm_ad_rgb")
 'llvm_ad_rgb'
 """

@@ -13,7 +13,7 @@ Examples
 >>> from stimuli.testing import write_synthetic_store
 >>> path = os.path.join(tempfile.mkdtemp(), "set.h5")
 >>> _ = write_synthetic_store(path, n_scenes=1, n_metamers_per_scene=2)
->>> spec = make_spec("mrd.testing_models:mean_luminance", ["luminance"])
+>>> spec = make_spec("mrd.models.testing:mean_luminance", ["luminance"])
 >>> score_store(path, spec, progress=False).added
 2
 >>> score_store(path, spec, progress=False).added
@@ -30,7 +30,7 @@ import pydantic
 from tqdm import tqdm
 
 from mrd.models import ModelSpec, default_layers, load_model
-from mrd.similarity import score_images
+from mrd.synthesis.similarity import score_images
 from stimuli import StimulusSet, StoreWriter
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord

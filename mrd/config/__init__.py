@@ -1,0 +1,77 @@
+"""The stimulus-set config: a TOML file validated into typed settings (imports neither torch nor Mitsuba).
+
+Modules: :mod:`~mrd.config.scenes` (target scenes), :mod:`~mrd.config.settings` (render,
+optimisation, priors, null; :class:`SynthesisSettings`), :mod:`~mrd.config.setconfig` (the whole
+config, its jobs, :func:`load_config` / :func:`parse_config`). The group specs (shape, material,
+lighting) live with their groups in :mod:`mrd.groups`. Every error names the file, the field, the
+offending value and what would be valid.
+
+Examples
+--------
+>>> text = '''
+... [[models]]
+... name = "mobilenetv2_100"
+... layers = ["blocks.2"]
+... [[scenes]]
+... id = "ball"
+... [[metamers]]
+... groups = ["material"]
+... '''
+>>> cfg = parse_config(text, "inline.toml")
+>>> [job.metamer_id for job in cfg.jobs()]
+['ball.material.mobilenetv2_100.s0']
+"""
+
+from mrd.config.setconfig import (
+    LIGHTING_PARAMS,
+    MATERIAL_PARAMS,
+    Job,
+    LearningRates,
+    LightingPrior,
+    LightingSpec,
+    MaterialPrior,
+    MaterialSpec,
+    MetamerJobs,
+    NullSettings,
+    OptimizeSettings,
+    Priors,
+    RenderSettings,
+    SceneSpec,
+    SetConfig,
+    ShapePrior,
+    ShapeSpec,
+    StartSpec,
+    SynthesisSettings,
+    TextureSpec,
+    format_validation_error,
+    load_config,
+    model_key,
+    parse_config,
+)
+
+__all__ = [
+    "LIGHTING_PARAMS",
+    "MATERIAL_PARAMS",
+    "Job",
+    "LearningRates",
+    "LightingPrior",
+    "LightingSpec",
+    "MaterialPrior",
+    "MaterialSpec",
+    "MetamerJobs",
+    "NullSettings",
+    "OptimizeSettings",
+    "Priors",
+    "RenderSettings",
+    "SceneSpec",
+    "SetConfig",
+    "ShapePrior",
+    "ShapeSpec",
+    "StartSpec",
+    "SynthesisSettings",
+    "TextureSpec",
+    "format_validation_error",
+    "load_config",
+    "model_key",
+    "parse_config",
+]

@@ -1,0 +1,299 @@
+"""A model metamer of a rendered scene: :class:`Metamer`, the object a notebook holds.
+
+Built from a target scene (:class:`mrd.synthesis.target.Target`), a model (with its layers), a
+parameter group and settings (:class:`mrd.config.SynthesisSettings`). :meth:`Metamer.setup` draws
+(or takes) the start and builds the objective (target: mean activation of noisy target renders),
+the noise ceiling and the null reference; :meth:`Metamer.synthesize` optimises (call it again to go
+on); then the attributes hold the curves and the outcome, :meth:`Metamer.render` renders the
+current scene, and :meth:`Metamer.to_record` scores it (on the 8-bit display images, under every
+scoring model, against the null draws) into the :class:`stimuli.records.MetamerRecord` a store
+holds. All seeds come from :class:`mrd.synthesis.seeds.Seeds`.
+
+Examples
+--------
+>>> from mrd.config import RenderSettings, SceneSpec, SynthesisSettings
+>>> from mrd.models import ModelSpec, load_model
+>>> from mrd.render.variant import use_variant
+>>> _ = use_variant("llvm_ad_rgb")
+>>> settings = SynthesisSettings(render=RenderSettings(resolution=16, views=1, spp=2, display_spp=8, max_depth=2),
+...                              optimize={"steps": 3, "target_renders": 1}, null={"draws": 1})
+>>> target = Target.from_spec(SceneSpec(id="ball"), settings.render)
+>>> model = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
+>>> m = Metamer(target, model, "material", settings).setup(seed=0)
+>>> m.synthesize().steps, m.stop_reason in ("max_steps", "success")
+(3, True)
+>>> m.to_record().display.shape
+(1, 16, 16, 3)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mrd.groups import copy_params, get_group
+from mrd.render.tonemap import describe as tone_map_name
+from mrd.render.tonemap import display_image
+from mrd.synthesis.null import null_params, render_null_displays
+from mrd.synthesis.seeds import Seeds
+from mrd.synthesis.target import Target
+from stimuli.records import MetamerRecord, Params
+
+
+class Metamer:
+    """One metamer synthesis (see the module docstring).
+
+    Parameters
+    ----------
+    target : Target
+        The target scene (its renderer is shared and left at the target's values between calls).
+    model : mrd.models.LoadedModel
+        The generating model (its recorded layers are matched).
+    group : str
+        A registered parameter group (:func:`mrd.groups.group_names`).
+    settings : mrd.config.SynthesisSettings
+        Render, optimisation, prior and null settings (a whole :class:`mrd.config.SetConfig` works too).
+    scoring_models : mapping of str to LoadedModel, optional
+        Models the result is scored under (default: the generating model only).
+    null_display : numpy.ndarray, optional
+        Display images of the null draws, if already rendered (they are shared by every model and
+        seed of a scene and group).
+    store_progress : int
+        Keep the group's values every this many steps (0: off); stored in the record.
+    progress : bool
+        Show a per-step progress bar.
+
+    Attributes
+    ----------
+    losses, similarities : numpy.ndarray
+        Loss and mean cosine similarity of each step (optimisation renders).
+    stop_reason : str or None
+    threshold : float or None
+        Success threshold of the stop rule (optimisation regime).
+    null_max : float or None
+        Largest similarity of a null draw in the optimisation regime.
+    noise_ceiling : float or None
+        Mean similarity of fresh target renders in the optimisation regime.
+    start, final : dict
+        The group's values at the start and now.
+    snapshots : dict of int to dict
+        ``store_progress`` snapshots ``{step: values}``.
+    """
+
+    def __init__(
+        self, target: Target, model: Any, group: str, settings: Any, *, model_id: str | None = None,
+        scoring_models: Mapping[str, Any] | None = None, null_display: np.ndarray | None = None,
+        store_progress: int = 0, progress: bool = False,
+    ) -> None:  # fmt: skip
+        self.target, self.model, self.settings = target, model, settings
+        self.group = get_group(group)
+        self.model_id = model_id or model.record.model_id
+        self.scoring_models = dict(scoring_models) if scoring_models else {self.model_id: model}
+        self.null_display_images = null_display
+        self.store_progress, self.progress = int(store_progress), progress
+        self.snapshots: dict[int, dict[str, np.ndarray]] = {}
+        self._run: Any = None
+        self.explicit_start = False
+
+    # -- set-up --------------------------------------------------------------------------------
+    def setup(self, start: Any = None, seed: int = 0) -> Metamer:
+        """Draw (or take) the start and build the objective, noise ceiling and null reference.
+
+        Parameters
+        ----------
+        start : optional
+            An explicit start: a config ``StartSpec``-like object with an attribute per group, the
+            group's own explicit-start entry, or None for a prior draw.
+        seed : int
+            The job seed (start draw and render seeds derive from it).
+
+        Returns
+        -------
+        Metamer
+            ``self``.
+        """
+        from mrd.synthesis.objective import Objective, mean_features, noise_ceiling
+        from mrd.synthesis.optimize import Optimization
+        from mrd.synthesis.stop import StopRule
+
+        s, o, r, t = self.settings, self.settings.optimize, self.settings.render, self.target
+        name = self.group.name
+        self.seed = int(seed)
+        self.seeds = Seeds(s.seed, t.scene_id, name, self.model_id, self.seed)
+        self.t_start = time.perf_counter()
+        if self.null_display_images is None:
+            self.null_display_images = self.render_null()
+        explicit = getattr(start, name, start) if start is not None else None
+        self.explicit_start = explicit is not None
+        rng = np.random.default_rng(self.seeds.start)
+        start_values = self.group.start_values(s, t.params[name], rng, explicit, getattr(s, "resolve", None) or _path)
+        param = self.group.parametrise(start_values, s, t.params)
+
+        ren, kind, sd = t.renderer, param.integrator, self.seeds
+        t.reset()
+        kw = {"spp": r.spp, "integrator": kind, "exposure": r.exposure}
+        feats = mean_features(ren, self.model, seed=sd.target_features, n=o.target_renders, **kw)
+        self.objective = Objective(self.model, feats, kind=o.distance, exposure=r.exposure)
+        self.noise_ceiling = noise_ceiling(ren, self.objective, spp=r.spp, seed=sd.ceiling, integrator=kind)
+        sims = []
+        for i, p in enumerate(self.null_draws()):
+            ren.set_params(p, (name,))
+            sims.append(self.objective.similarity(mean_features(ren, self.model, seed=sd.null_features(i), **kw)))
+        t.reset()
+        self.null_max = float(max(sims)) if sims else None
+
+        ren.set_params({name: start_values}, (name,))
+        rule = StopRule(steps=o.steps, window=o.convergence_window, tol=o.convergence_tol,
+                        stop_on_success=o.stop_on_success, fraction=o.success_fraction)  # fmt: skip
+        self._run = Optimization(ren, param, self.objective, lr=self.group.learning_rate(s), spp=r.spp,
+                                 seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling)  # fmt: skip
+        return self
+
+    def null_draws(self) -> list[Params]:
+        """The null scenes (target with the group drawn from its prior), ``[null] draws`` of them."""
+        s = self.settings
+        return null_params(self.group.name, s, self.target.params, s.null.draws, Seeds(
+            s.seed, self.target.scene_id, self.group.name, self.model_id, 0).null_draws)  # fmt: skip
+
+    def render_null(self) -> np.ndarray:
+        """Display images ``(K, V, H, W, 3)`` of the null draws (the renderer is reset afterwards)."""
+        s, t = self.settings, self.target
+        seed = Seeds(s.seed, t.scene_id, self.group.name, self.model_id, 0).null_display
+        t.reset()
+        out = render_null_displays(t.renderer, self.null_draws(), self.group.name, spp=s.render.display_spp,
+                                   seed=seed, exposure=s.render.exposure)  # fmt: skip
+        t.reset()
+        return out
+
+    # -- optimisation --------------------------------------------------------------------------
+    def synthesize(self, max_steps: int | None = None) -> Metamer:
+        """Optimise until the stop rule fires (or ``max_steps`` more steps); call again to go on.
+
+        Returns
+        -------
+        Metamer
+            ``self``.
+        """
+        if self._run is None:
+            self.setup()
+        run = self._run
+        bar = _step_bar(self.seeds.metamer_id, self.settings.optimize.steps, self.progress, run.step)
+        every = self.store_progress
+
+        def on_step(step: int, loss: float, sim: float) -> None:
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss:.4f}", sim=f"{sim:.4f}", refresh=False)
+                bar.update(1)
+            if every and (step + 1) % every == 0:
+                self.snapshots[step + 1] = run.values()
+
+        if run.step > 0:  # going on: the renderer may have been reset to the target in between
+            self.target.renderer.set_params({self.group.name: run.values()}, (self.group.name,))
+        try:
+            run.run(max_steps, on_step)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return 0 if self._run is None else self._run.step
+
+    @property
+    def losses(self) -> np.ndarray:
+        return np.asarray([] if self._run is None else self._run.losses, np.float64)
+
+    @property
+    def similarities(self) -> np.ndarray:
+        return np.asarray([] if self._run is None else self._run.sims, np.float64)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return None if self._run is None else self._run.reason
+
+    @property
+    def threshold(self) -> float | None:
+        if self._run is None or self.null_max is None:
+            return None
+        return self._run.rule.threshold(self.null_max, self.noise_ceiling)
+
+    @property
+    def start(self) -> dict[str, np.ndarray]:
+        return self._run.initial
+
+    @property
+    def final(self) -> dict[str, np.ndarray]:
+        return self._run.values()
+
+    def params(self, which: str = "final") -> Params:
+        """Every group's values with this group at its ``"start"`` or ``"final"`` values."""
+        p = copy_params(self.target.params)
+        p[self.group.name] = self.start if which == "start" else self.final
+        return p
+
+    def render(self, spp: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Linear HDR renders ``(V, H, W, 3)`` of the current metamer scene (default: display spp and seed)."""
+        s, t, name = self.settings, self.target, self.group.name
+        t.renderer.set_params(self.params(), (name,))
+        hdr = t.renderer.render_display(spp or s.render.display_spp, self.seeds.display if seed is None else seed)
+        t.reset()
+        return hdr
+
+    # -- the record ----------------------------------------------------------------------------
+    def to_record(self) -> MetamerRecord:
+        """Render at display spp, score under every scoring model and describe the metamer for the store."""
+        from mrd.synthesis.similarity import score_images
+
+        s, o, r, t, name = self.settings, self.settings.optimize, self.settings.render, self.target, self.group.name
+        res = self._run.result()
+        final_params, initial_params = copy_params(t.params), copy_params(t.params)
+        final_params[name], initial_params[name] = res.final, res.initial
+        t.renderer.set_params(final_params, (name,))
+        hdr = t.renderer.render_display(r.display_spp, self.seeds.display)
+        display = display_image(hdr, r.exposure)
+        t.reset()
+
+        null_display = self.null_display_images
+        similarity = {mid: score_images(m, t.display, display, null_display) for mid, m in self.scoring_models.items()}
+        own = similarity[self.model_id]
+        success = bool(null_display.shape[0] > 0 and own.mean_cosine > own.null_max_cosine)
+        distance = self.group.distance(t.params[name], res.final)
+        info = dict(
+            res.info, start="explicit" if self.explicit_start else "prior", distance=o.distance,
+            target_renders=o.target_renders, null_max_cosine_optimisation=self.null_max,
+            noise_ceiling_optimisation=self.noise_ceiling,
+            similarity_curve=[round(float(x), 6) for x in res.similarity],
+            total_time_s=time.perf_counter() - self.t_start, config_title=getattr(s, "title", ""),
+        )  # fmt: skip
+        if self.store_progress:
+            info["store_progress"] = self.store_progress
+        record = MetamerRecord(
+            metamer_id=self.seeds.metamer_id, scene_id=t.scene_id, model_id=self.model_id,
+            layers=list(self.model.record.layers), group=name, seed=self.seed,
+            initial_params=initial_params, final_params=final_params,
+            display=display, hdr=hdr, loss=res.loss, steps=res.steps, wall_time_s=res.wall_time_s,
+            converged=res.converged, success=success, similarity=similarity, physical_distance=distance,
+            tone_map=tone_map_name(r.exposure), null_display=null_display, info=info,
+        )  # fmt: skip
+        if self.snapshots and hasattr(record, "progress"):
+            record.progress = {k: dict(v) for k, v in self.snapshots.items()}
+        return record
+
+
+def _path(p: str) -> Any:
+    from pathlib import Path
+
+    return Path(p)
+
+
+def _step_bar(desc: str, total: int, enabled: bool, initial: int = 0) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, leave=False, unit="step", dynamic_ncols=True)

@@ -1,0 +1,190 @@
+"""Gradient descent of one parameter group until a model's activations match a target's.
+
+Each step renders every view at low spp with a new seed (Dr.Jit), hands the renders to torch
+through ``dr.wrap`` (no host copies), tone maps them differentiably, computes the activation
+distance to the target (mean over views and layers), and back-propagates through the model and
+the renderer into the group's latent variables, which Adam (``mi.ad.Adam``; uniform for
+LargeSteps) updates with the group's learning rate.
+
+Stopping: :class:`mrd.synthesis.stop.StopRule`. After each step the group's hook
+(:meth:`mrd.groups.base.GroupParam.after_step`, e.g. shape remeshing) may hand back new latents,
+on which Adam restarts.
+
+Examples
+--------
+>>> OptResult({}, {}, np.zeros(1), np.zeros(1), 1, 0.0, "success").converged
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import mrd  # noqa: F401  (libLLVM for Dr.Jit)
+from mrd.groups.base import GroupParam
+from mrd.synthesis.objective import Objective
+from mrd.synthesis.stop import StopRule
+
+StepCallback = Callable[[int, float, float], None]
+
+
+@dataclass
+class OptResult:
+    """Outcome of :func:`optimize`."""
+
+    initial: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    loss: np.ndarray
+    similarity: np.ndarray
+    steps: int
+    wall_time_s: float
+    stop_reason: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        """True when a criterion other than the step limit stopped the run."""
+        return self.stop_reason in ("success", "converged")
+
+
+class Optimization:
+    """The state of one optimisation of ``group`` (already written into ``renderer`` at its start).
+
+    :meth:`run` takes steps until the stop rule fires or a step budget is used up, and can be called
+    again to go on (the Adam state, step counter and curves are kept). Parameters as :func:`optimize`.
+    """
+
+    def __init__(
+        self, renderer: Any, group: GroupParam, objective: Objective, *, lr: float, spp: int, seed: int,
+        rule: StopRule, null_max: float | None = None, ceiling: float | None = None,
+    ) -> None:  # fmt: skip
+        import mitsuba as mi
+
+        self.renderer, self.group, self.objective = renderer, group, objective
+        self.lr, self.spp, self.seed, self.rule = lr, spp, seed, rule
+        self.null_max, self.ceiling = null_max, ceiling
+        self.opt = mi.ad.Adam(lr=lr, uniform=group.uniform)
+        for k, v in group.init().items():
+            self.opt[k] = v
+        self.initial = group.values(self.opt)
+        self.losses: list[float] = []
+        self.sims: list[float] = []
+        self.reason: str | None = None
+        self.wall_time_s = 0.0
+
+    @property
+    def step(self) -> int:
+        """Steps taken so far."""
+        return len(self.losses)
+
+    @property
+    def done(self) -> bool:
+        """Whether a stop reason fired (further :meth:`run` calls do nothing)."""
+        return self.reason is not None
+
+    def values(self) -> dict[str, np.ndarray]:
+        """The group's current physical values."""
+        return self.group.values(self.opt)
+
+    def run(self, max_steps: int | None = None, on_step: StepCallback | None = None) -> str | None:
+        """Take up to ``max_steps`` steps (default: until the rule stops); return the stop reason or None."""
+        import drjit as dr
+
+        ren, group, opt = self.renderer, self.group, self.opt
+        t0 = time.perf_counter()
+        taken = 0
+        while self.reason is None and self.step < self.rule.steps and (max_steps is None or taken < max_steps):
+            step = self.step
+            group.apply(opt, ren)
+            ren.update()
+            images = ren.render_views(self.spp, self.seed + step * ren.n_views, group.integrator)
+            loss = self.objective(images)
+            dr.backward(loss)
+            opt.step()
+            self.losses.append(float(loss.array[0]))
+            self.sims.append(self.objective.last_similarity)
+            taken += 1
+            if on_step is not None:
+                on_step(step, self.losses[-1], self.sims[-1])
+            if not np.isfinite(self.losses[-1]):
+                self.reason = "diverged"
+            else:
+                self.reason = self.rule.check(self.losses, self.sims, self.null_max, self.ceiling)
+            if self.reason is not None:
+                break
+            new = group.after_step(step, opt, ren)
+            if new is not None:
+                for k, v in new.items():
+                    opt[k] = v
+                    opt.reset(k)
+        self.wall_time_s += time.perf_counter() - t0
+        return self.reason
+
+    def result(self) -> OptResult:
+        """The outcome so far."""
+        info: dict[str, Any] = {
+            "stop_reason": self.reason or "max_steps",
+            "lr": self.lr,
+            "spp": self.spp,
+            "adam_uniform": self.group.uniform,
+            "integrator": self.group.integrator,
+        }
+        if self.null_max is not None:
+            info["success_threshold"] = self.rule.threshold(self.null_max, self.ceiling)
+        info.update(self.group.info())
+        return OptResult(
+            self.initial, self.values(), np.asarray(self.losses, np.float64), np.asarray(self.sims, np.float64),
+            len(self.losses), self.wall_time_s, self.reason or "max_steps", info,
+        )  # fmt: skip
+
+
+def optimize(
+    renderer: Any,
+    group: GroupParam,
+    objective: Objective,
+    *,
+    lr: float,
+    spp: int,
+    seed: int,
+    rule: StopRule,
+    null_max: float | None = None,
+    ceiling: float | None = None,
+    on_step: StepCallback | None = None,
+) -> OptResult:
+    """Optimise ``group`` (already written into ``renderer`` at its start values) until ``rule`` stops.
+
+    Parameters
+    ----------
+    renderer : mrd.render.renderer.Renderer
+        Holds the scene; every other group stays as it is.
+    group : GroupParam
+        The varied group's parametrisation.
+    objective : Objective
+        The loss.
+    lr : float
+        Adam learning rate (latent units).
+    spp : int
+        Samples per pixel per view and step.
+    seed : int
+        Render seed of step 0; step ``s`` uses ``seed + s * n_views`` (a new seed every step).
+    rule : StopRule
+    null_max : float, optional
+        Largest null similarity (for the success criterion).
+    ceiling : float, optional
+        Noise ceiling: mean similarity of fresh target renders (:func:`mrd.synthesis.objective.noise_ceiling`).
+    on_step : callable, optional
+        ``on_step(step, loss, similarity)`` after each step.
+
+    Returns
+    -------
+    OptResult
+    """
+    run = Optimization(renderer, group, objective, lr=lr, spp=spp, seed=seed, rule=rule, null_max=null_max,
+                       ceiling=ceiling)  # fmt: skip
+    run.run(on_step=on_step)
+    return run.result()

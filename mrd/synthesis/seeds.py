@@ -1,0 +1,91 @@
+"""Every random seed of a metamer, derived in one place from the config's master seed and the ids.
+
+Seeds are sha256-based (:func:`stable_seed`), so the same config gives the same seeds on every
+run and machine, and a job's seeds do not depend on which other jobs run or in what order.
+
+Examples
+--------
+>>> s = Seeds(master=0, scene_id="ball", group="material", model_id="m", seed=0)
+>>> s.metamer_id
+'ball.material.m.s0'
+>>> s.target_features == s.render + 1_000_003
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+
+def stable_seed(*parts: Any) -> int:
+    """A seed from any printable parts, stable across runs and machines (not Python's ``hash``).
+
+    Examples
+    --------
+    >>> stable_seed(0, "scene", "material") == stable_seed(0, "scene", "material")
+    True
+    """
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def scene_display_seed(master: int, scene_id: str) -> int:
+    """Render seed of a target scene's stored display images."""
+    return stable_seed(master, scene_id, "display")
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """The seeds of one metamer job (scene x group x model x seed).
+
+    Attributes are the seeds of: the null draws' parameters and display renders (shared by every
+    model and seed of a scene and group), the start draw, the optimisation renders (and, offset from
+    them, the objective's target renders, the noise ceiling and the null features), and the
+    metamer's display render.
+    """
+
+    master: int
+    scene_id: str
+    group: str
+    model_id: str
+    seed: int
+
+    @property
+    def metamer_id(self) -> str:
+        """Store key ``scene.group.model.sSEED``."""
+        return f"{self.scene_id}.{self.group}.{self.model_id}.s{self.seed}"
+
+    @property
+    def null_draws(self) -> int:
+        return stable_seed(self.master, self.scene_id, self.group, "null")
+
+    @property
+    def null_display(self) -> int:
+        return stable_seed(self.master, self.scene_id, self.group, "null-display")
+
+    @property
+    def start(self) -> int:
+        return stable_seed(self.master, self.scene_id, self.group, self.seed, "start")
+
+    @property
+    def render(self) -> int:
+        """Seed of optimisation step 0 (step ``s`` uses ``render + s * views``)."""
+        return stable_seed(self.master, self.metamer_id, "render")
+
+    @property
+    def target_features(self) -> int:
+        return self.render + 1_000_003
+
+    @property
+    def ceiling(self) -> int:
+        return self.render + 3_000_017
+
+    def null_features(self, i: int) -> int:
+        """Seed of the optimisation-regime renders of null draw ``i``."""
+        return self.render + 2_000_003 + i * 997
+
+    @property
+    def display(self) -> int:
+        return stable_seed(self.master, self.metamer_id, "display")
