@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 OBSERVER_NAMES = ("oracle", "chance", "model", "psychometric")
 
@@ -31,28 +32,63 @@ def _check_display() -> None:
         )
 
 
+def _fullscreen(args: argparse.Namespace) -> bool:
+    """Participants get full screen; ``--windowed`` (development) and simulated observers a window."""
+    if args.fullscreen and args.windowed:
+        from stimuli.errors import MRDError
+
+        raise MRDError("--fullscreen and --windowed exclude each other")
+    if args.fullscreen:
+        return True
+    return not (args.windowed or args.simulate)
+
+
+def check_layout(config: Any, stimuli_path: str, fullscreen: bool) -> None:
+    """Refuse images that do not fit the window before any session file is written."""
+    from psychophysics.display import layout, px_per_degree
+    from stimuli import StimulusSet
+
+    m = config.monitor
+    with StimulusSet(stimuli_path) as store:
+        if not store.scene_ids:
+            return
+        hw = store.scene_display(store.scene_ids[0]).shape[1:3]
+    ppd = px_per_degree(m.resolution[0], m.width_cm, m.distance_cm)
+    layout(config.presentation, tuple(m.resolution if fullscreen else m.window_size), ppd, hw)
+
+
 def _experiment(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from psychophysics.config import load_config
+    from psychophysics.datafile import check_folder
     from psychophysics.observers import make_observer
     from psychophysics.preparation import prepare
     from psychophysics.session import OdditySession, ask_participant
     from stimuli.errors import MRDError
 
+    fullscreen = _fullscreen(args)
+    check_folder(Path(args.data_dir), "--data-dir")
+    if args.screenshot_dir:
+        check_folder(Path(args.screenshot_dir), "--screenshot-dir")
     participant, session = args.participant, args.session
     if args.gui:
         _check_display()
         participant, session = ask_participant(participant, session)
     if not participant:
         raise MRDError("--participant is required (or use --gui to enter it in a dialog)")
+
+    def before_start() -> None:  # after the input checks (no display needed), before any file is written
+        if not args.resume:
+            check_layout(load_config(args.config), args.stimuli, fullscreen)
+        _check_display()
+
     prep = prepare(
-        args.stimuli,
-        participant,
-        session,
-        args.config,
-        args.data_dir,
-        resume=args.resume,
-        observer=args.simulate,
-        before_start=_check_display,  # after the input checks (no display needed), before any file is written
-    )
+        args.stimuli, participant, session, args.config, args.data_dir, resume=args.resume,
+        observer=args.simulate, before_start=before_start,
+    )  # fmt: skip
+    for note in prep.notes:
+        print(note)
     try:
         observer = None
         if args.simulate:
@@ -60,12 +96,12 @@ def _experiment(args: argparse.Namespace) -> int:
             prep.sidecar.update(observer=observer.name, observer_params=observer.params)
         start = prep.n_done
         n_done, reason = OdditySession(
-            prep, fullscreen=args.fullscreen, observer=observer, screenshot_dir=args.screenshot_dir
+            prep, fullscreen=fullscreen, observer=observer, screenshot_dir=args.screenshot_dir
         ).run()
     finally:
         prep.store.close()
     total = len(prep.trials)
-    print(f"{prep.files.trials_csv}: trials {start + 1}..{n_done} of {total} done in this run ({reason})")
+    print(f"{prep.files.trials_csv}: planned trials {start + 1}..{n_done} of {total} done in this run ({reason})")
     if n_done < total:
         print(
             f"to continue: mrd experiment --stimuli {args.stimuli} --participant {participant} "
@@ -75,8 +111,12 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from psychophysics.datafile import check_folder
     from psychophysics.simulate import simulate_participants, summary
 
+    check_folder(Path(args.data_dir), "--data-dir")
     paths = simulate_participants(
         args.stimuli,
         args.observers,
@@ -107,7 +147,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--session", type=int, default=1, metavar="N", help="session number >= 1 (default 1)")
     p.add_argument("--config", metavar="EXP.toml", help="experiment config (default: the shipped default)")
     p.add_argument("--data-dir", default="data", metavar="DIR", help="data folder (default ./data)")
-    p.add_argument("--fullscreen", action="store_true", help="full screen at the monitor resolution")
+    p.add_argument(
+        "--fullscreen", action="store_true", help="full screen (the default for participants; with --simulate too)"
+    )
+    p.add_argument(
+        "--windowed", action="store_true", help="a window of monitor.window_size (development; default with --simulate)"
+    )
     p.add_argument("--gui", action="store_true", help="ask participant and session in a dialog (needs Qt)")
     p.add_argument(
         "--simulate",

@@ -5,44 +5,15 @@ Files (all in the data folder ``DATA_DIR``)
 ``sub-<participant>_ses-<session>_trials.csv``
     UTF-8 (no BOM), a header row, then one row per trial, appended, flushed and ``os.fsync``'d
     when the trial ends (a SIGKILL loses at most the trial in progress; ``mrd simulate`` fsyncs
-    once per simulated participant instead). Columns, in this order:
-
-    ======================  ==============================================================
-    participant             participant id, ``[A-Za-z0-9_-]{1,32}``
-    session                 session number, integer >= 1
-    block                   0 = practice block, 1.. = main blocks
-    block_type              ``practice`` or ``main``
-    trial                   1-based index in the planned sequence (the plan file)
-    trial_in_block          1-based index within the block
-    metamer_id              the metamer; ``catch:<scene id>`` / ``catch:_inverted`` for catch trials
-    scene_id                the target scene
-    model_id                the generating model (empty for catch trials)
-    group                   varied parameter group (``catch`` for catch trials)
-    view                    view index (0-based)
-    odd_item                ``target`` or ``metamer`` (catch trials: ``metamer``, the unrelated image)
-    odd_position            1..3 (left to right, or first to third interval)
-    response_key            the key pressed (empty if none)
-    response_position       1..3, empty if no response
-    correct                 0/1; no response = 0
-    rt                      seconds from (first) stimulus onset, empty if none
-    is_catch                0/1
-    frame_interval_mean_ms  mean frame interval during the timed part of the trial (empty if no window)
-    frame_interval_sd_ms    its standard deviation
-    dropped_frames          frame intervals longer than 1.5 refresh periods
-    timestamp               ISO 8601 UTC time when the trial ended
-    ======================  ==============================================================
-
+    once per simulated participant instead). Columns: :data:`stimuli.sessions.TRIAL_COLUMNS`, in
+    that order (the planned ones, :data:`stimuli.sessions.PLANNED_COLUMNS`, are copied from the plan).
 ``sub-<participant>_ses-<session>_session.json`` (the sidecar)
-    Keys: ``participant``, ``session``, ``stimulus_set`` (path), ``stimulus_digest``,
-    ``experiment_config`` (dict), ``versions`` (dict: suite, psychopy, python, ...), ``monitor``
-    (dict), ``frame_rate_hz``, ``started``, ``ended``, ``completed`` (bool), ``n_trials_planned``,
-    ``n_trials_done``, ``observer`` (simulated observer name or null), ``observer_params`` (dict or
-    null); also ``runs`` (one entry per start or resume) and ``durations_frames``. Rewritten
-    atomically (temporary file, fsync, rename).
-
+    Keys :data:`stimuli.sessions.SIDECAR_KEYS` and more; rewritten atomically (temporary file,
+    fsync, rename).
 ``sub-<participant>_ses-<session>_plan.json``
-    The planned trial sequence: ``participant``, ``session``, ``seed``, ``stimulus_digest``,
-    ``trials`` (a list of the planned columns ``block`` .. ``is_catch``, in order).
+    The planned trial sequence (``trials``: dicts of the planned columns).
+
+The reference of every column and key is ``docs/session-data.md``.
 
 Never overwrite: :meth:`SessionFiles.create` refuses when any of the three files exists;
 :meth:`SessionFiles.resume` checks the rows against the plan and returns the trials still to run.
@@ -69,10 +40,10 @@ from typing import Any
 from psychophysics.design import Trial
 from stimuli.errors import MRDError
 from stimuli.fsutil import fsync_dir
-from stimuli.sessions import TRIAL_COLUMNS
+from stimuli.sessions import PLANNED_COLUMNS, SESSION_DATA_VERSION, TRIAL_COLUMNS, session_stem
 
 COLUMNS: tuple[str, ...] = TRIAL_COLUMNS
-"""CSV columns, in order (:data:`stimuli.sessions.TRIAL_COLUMNS`)."""
+"""CSV columns, in order (the contract's :data:`stimuli.sessions.TRIAL_COLUMNS`)."""
 
 PARTICIPANT_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -97,6 +68,24 @@ def check_participant(participant: str, session: int) -> None:
         raise MRDError(f"participant id {participant!r} is invalid: use 1-32 characters from A-Z a-z 0-9 _ -")
     if isinstance(session, bool) or not isinstance(session, int) or session < 1:
         raise MRDError(f"session {session!r} is invalid: use an integer >= 1")
+
+
+def check_folder(path: Path, option: str) -> None:
+    """Refuse a folder option that names a file (or lies below one).
+
+    Examples
+    --------
+    >>> check_folder(Path("/etc/hostname"), "--data-dir")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: --data-dir /etc/hostname: is a file, not a folder; give a folder (it is created if missing)
+    """
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == path else f"lies inside {p}, which is a file"
+                raise MRDError(f"{option} {path}: {what}, not a folder; give a folder (it is created if missing)")
+            return
 
 
 def utc_now() -> str:
@@ -155,9 +144,10 @@ class SessionFiles:
     def __init__(self, data_dir: str | Path, participant: str, session: int) -> None:
         check_participant(participant, session)
         self.data_dir = Path(data_dir)
+        check_folder(self.data_dir, "--data-dir")
         self.participant = participant
         self.session = session
-        stem = f"sub-{participant}_ses-{session}"
+        stem = session_stem(participant, session)
         self.trials_csv = self.data_dir / f"{stem}_trials.csv"
         self.sidecar_json = self.data_dir / f"{stem}_session.json"
         self.plan_json = self.data_dir / f"{stem}_plan.json"
@@ -192,7 +182,10 @@ class SessionFiles:
             If any file of this participant and session exists (never overwrite).
         """
         self.ensure_new()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MRDError(f"--data-dir {self.data_dir}: cannot create the folder ({exc.strerror})") from None
         _write_json_atomic(self.plan_json, plan)
         self.write_sidecar(sidecar)
         with open(self.trials_csv, "x", encoding="utf-8", newline="") as fh:
@@ -262,31 +255,62 @@ class SessionFiles:
         MRDError
             If files are missing or the rows do not follow the plan.
         """
-        missing = [str(p) for p in self.paths if not p.exists()]
+        missing = [p for p in self.paths if not p.exists()]
         if len(missing) == 3:
             raise MRDError(
                 f"nothing to resume: no data for participant '{self.participant}' session "
                 f"{self.session} in {self.data_dir}"
             )
         if missing:
-            raise MRDError(f"cannot resume: {missing} missing (the session files are incomplete)")
+            raise MRDError(self._incomplete_message(missing))
         plan = self.read_plan()
-        trials = [Trial.from_dict(t) for t in plan["trials"]]
+        try:
+            trials = [Trial.from_dict(t) for t in plan["trials"]]
+        except (KeyError, TypeError) as exc:
+            raise MRDError(f"{self.plan_json}: not a session plan ({exc!r} missing); cannot resume") from None
         rows = self.read_rows(repair=True)
-        for i, row in enumerate(rows):
-            if i >= len(trials):
-                raise MRDError(f"{self.trials_csv}: {len(rows)} rows but the plan has {len(trials)} trials")
-            t = trials[i]
-            if (row["trial"], row["metamer_id"], row["odd_position"]) != (
-                str(t.trial),
-                t.metamer_id,
-                str(t.odd_position),
-            ):
+        by_number = {t.trial: i for i, t in enumerate(trials)}
+        last = -1
+        for n, row in enumerate(rows, start=1):
+            idx = by_number.get(_int_or_none(row.get("trial")))
+            skipped = trials[last + 1 : idx] if idx is not None else []
+            if idx is None or idx <= last or any(t.block_type != "practice" or t.practice_round < 2 for t in skipped):
                 raise MRDError(
-                    f"{self.trials_csv}: row {i + 1} (trial {row['trial']}, {row['metamer_id']}) "
-                    f"does not match planned trial {t.trial} ({t.metamer_id}); cannot resume"
+                    f"{self.trials_csv}: row {n} has trial {row.get('trial')!r}, which is not the next planned "
+                    f"trial after trial {trials[last].trial if last >= 0 else 0} in {self.plan_json}; cannot resume"
                 )
-        return plan, trials, len(rows)
+            planned = trials[idx].to_dict()
+            for col in PLANNED_COLUMNS:
+                if col in row and row[col] != _format(planned.get(col)):
+                    raise MRDError(
+                        f"{self.trials_csv}: row {n} (trial {row['trial']}): field '{col}' = {row[col]!r} but "
+                        f"{self.plan_json} plans {_format(planned.get(col))!r}; the rows do not follow this plan, "
+                        "cannot resume"
+                    )
+            last = idx
+        return plan, trials, last + 1
+
+    def _incomplete_message(self, missing: list[Path]) -> str:
+        present = [p for p in self.paths if p not in missing]
+        has_rows = self.trials_csv.exists() and self.trials_csv.read_bytes().count(b"\n") > 1
+        names = ", ".join(p.name for p in missing)
+        if not has_rows:
+            how = (
+                "no trial was recorded, so nothing is lost: move the remaining file(s) "
+                f"({', '.join(p.name for p in present)}) out of {self.data_dir} and start the session again "
+                "(without --resume)"
+            )
+        else:
+            how = (
+                f"{self.trials_csv.name} holds the recorded trials and is kept as it is: restore the missing "
+                f"file(s) from a backup and --resume, or move all of this session's files aside and run the "
+                f"participant with a new --session number"
+            )
+        return (
+            f"cannot resume participant '{self.participant}' session {self.session}: {names} missing in "
+            f"{self.data_dir} (the session files are incomplete; a crash while the session was being created, "
+            f"or a file was moved). Nothing was written. To recover: {how}"
+        )
 
     def append(self, row: dict[str, Any]) -> None:
         """Append one trial row; flushed and (if ``fsync_each_row``) fsync'd before returning."""
@@ -308,6 +332,13 @@ class SessionFiles:
             self._fh = None
 
 
+def _int_or_none(text: Any) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def trial_row(
     participant: str,
     session: int,
@@ -316,6 +347,7 @@ def trial_row(
     response_position: int | None,
     rt: float | None,
     frame_stats: tuple[float | None, float | None, int | None] = (None, None, None),
+    timing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a CSV row from a planned trial and its outcome.
 
@@ -337,6 +369,7 @@ def trial_row(
         dropped_frames=frame_stats[2],
         timestamp=utc_now(),
     )
+    row.update(timing or {})
     return row
 
 
@@ -370,4 +403,5 @@ def new_sidecar(
         "observer_params": observer_params,
         "runs": [],
         "durations_frames": None,
+        "session_data_version": SESSION_DATA_VERSION,
     }

@@ -21,6 +21,9 @@ Each observer answers a planned :class:`~psychophysics.design.Trial` with a posi
     ``similarity`` the recorded cosine (catch trials: 0); wrong answers are one of the two other
     positions at random.
 
+On noise-floor trials (three renders of the same target) there is no scene difference: ``model`` uses
+``d = 0`` and ``psychometric`` answers correctly with probability 1/3, so both are at chance.
+
 Examples
 --------
 >>> import numpy as np
@@ -193,7 +196,9 @@ class ModelObserver(Observer):
         return self.p.model_dump()
 
     def distance(self, trial: Trial) -> float:
-        """Activation distance ``d = 1 - cosine`` of the trial's pair."""
+        """Activation distance ``d = 1 - cosine`` of the trial's pair (noise floor: 0, the same scene)."""
+        if trial.trial_type == "noise_floor":
+            return 0.0
         if trial.is_catch:
             return self.p.catch_distance
         view = trial.view if self.p.per_view else None
@@ -238,7 +243,9 @@ class PsychometricObserver(Observer):
         return self.p.model_dump()
 
     def p_correct(self, trial: Trial) -> float:
-        """Probability of a correct answer on the trial."""
+        """Probability of a correct answer on the trial (noise floor: 1/3, there is nothing to see)."""
+        if trial.trial_type == "noise_floor":
+            return 1.0 / 3.0
         if trial.is_catch:
             sim = 0.0
         else:

@@ -1,22 +1,24 @@
-"""The PsychoPy oddity session: a window, frame-counted trials, data after every trial.
+"""The PsychoPy oddity session: a window, pixel-exact images, frame-counted trials, data after every trial.
 
-A run opens a window (units: degrees of visual angle through a ``psychopy.monitors.Monitor`` built
-from the config's ``[monitor]`` table; nothing is saved to PsychoPy's monitor database), measures
-the refresh rate (median of 100 flip intervals while drawing three images) and converts every
-duration to whole frames. Each
-trial: fixation, stimulus (spatial: three images side by side for ``stimulus_ms``; temporal: three
-intervals separated by ``isi_ms``), an optional noise mask, then the response window (keys during
-the stimulus count too; ``rt`` runs from the first stimulus onset). The row is written and
-fsync'd as soon as the response is in, then feedback (practice, or main if configured) and the
-inter-trial interval follow. Frame intervals of the timed part (fixation to mask offset) are
-logged per trial; a dropped frame is an interval longer than 1.5 refresh periods.
+A run opens a window (full screen by default for participants; ``--windowed`` for development), builds
+the PsychoPy monitor from ``[monitor]`` (never PsychoPy's monitor database), measures the refresh rate
+(median of 100 flip intervals while drawing three images; :func:`psychophysics.display.timing_warning`
+prints and records a warning when flips are not synchronised) and converts every duration to whole
+frames. Images are drawn 1:1 in ``pix`` units at whole-pixel positions after a whole-number enlargement
+and the display calibration (:mod:`psychophysics.display`, :mod:`psychophysics.images`,
+:mod:`psychophysics.calibration`).
 
-Escape (any ``keys.quit`` key) or SIGTERM ends the run at the next frame with everything saved
-and ``completed = false`` in the sidecar (the SIGTERM handler only sets a flag that every frame
-loop checks, so no exception is ever raised inside PsychoPy, pyglet or h5py); ``--resume``
-continues at the first unfinished trial; a SIGKILL loses at most the trial in progress.
-Keys are read with ``psychopy.event``; simulated observers answer by injecting key events
-(``event._onPygletKey(key, 0, emulated=True)``), so they drive the real session.
+Each trial: fixation, stimulus (spatial: three images side by side for ``stimulus_ms``; temporal: three
+intervals separated by ``isi_ms``), an optional noise mask, then the response window (keys during the
+stimulus count too; ``rt`` runs from the first stimulus onset flip). The stimulus duration actually shown
+is measured from the flip times (onset flip to the first flip without the images) and written with the
+row (``stimulus_frames_measured``, ``stimulus_ms_measured``). The row is written and fsync'd as soon as
+the response is in, then feedback (practice, or main if configured) and the inter-trial interval follow.
+
+A quit key (``keys.quit``) asks for confirmation: the quit key again ends the run (everything saved,
+``end_reason: "escape"``); a proceed key continues (a trial that was interrupted is shown again from its
+start; nothing of it had been written). SIGTERM ends the run at the next frame (the handler only sets a
+flag). Any other error ends the run with ``end_reason: "error: ..."`` and ``completed: false``.
 
 Examples
 --------
@@ -27,13 +29,16 @@ Examples
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from psychophysics.calibration import colour_through, describe, drive_table
 from psychophysics.datafile import trial_row
-from psychophysics.design import Trial
+from psychophysics.design import Trial, round_accuracy, skip_trial
+from psychophysics.display import layout, timing_warning
 from psychophysics.images import TrialImages
 from psychophysics.observers import Observer
 from psychophysics.preparation import Prepared, end_run, start_run
@@ -55,24 +60,37 @@ def frames(ms: float, rate_hz: float) -> int:
     return max(1, int(round(ms * rate_hz / 1000.0)))
 
 
-def ask_participant(participant: str | None, session: int) -> tuple[str, int]:
+def ask_participant(participant: str | None, session: int, attempts: int = 5) -> tuple[str, int]:
     """Ask for participant id and session in PsychoPy's dialog (needs Qt and a display).
+
+    An invalid id or session asks again (up to ``attempts`` times), saying what is wrong.
 
     Raises
     ------
     MRDError
-        If the dialog is cancelled or the session is not an integer.
+        If the dialog is cancelled or every attempt was invalid.
     """
     from psychopy import gui
 
+    from psychophysics.datafile import check_participant
+
     info = {"participant": participant or "", "session": str(session)}
-    dlg = gui.DlgFromDict(info, title="MRD oddity experiment", sortKeys=False)
-    if not dlg.OK:
-        raise MRDError("the participant dialog was cancelled; nothing was run")
-    try:
-        return str(info["participant"]), int(info["session"])
-    except ValueError:
-        raise MRDError(f"session {info['session']!r} from the dialog is not an integer") from None
+    problem = ""
+    for _ in range(attempts):
+        title = "MRD oddity experiment" + (f" - {problem}" if problem else "")
+        dlg = gui.DlgFromDict(info, title=title[:200], sortKeys=False)
+        if not dlg.OK:
+            raise MRDError("the participant dialog was cancelled; nothing was run")
+        try:
+            pid, ses = str(info["participant"]).strip(), int(str(info["session"]).strip())
+            check_participant(pid, ses)
+            return pid, ses
+        except ValueError:
+            problem = f"session {info['session']!r} is not a whole number"
+        except MRDError as exc:
+            problem = str(exc)
+        print(f"mrd experiment: {problem}; asking again", file=sys.stderr)
+    raise MRDError(f"no valid participant id and session after {attempts} attempts ({problem}); nothing was run")
 
 
 class OdditySession:
@@ -83,91 +101,79 @@ class OdditySession:
     prep : Prepared
         From :func:`psychophysics.preparation.prepare`.
     fullscreen : bool
-        Full screen at ``monitor.resolution`` (else a window of ``monitor.window_size``).
+        Full screen (participants) or a window of ``monitor.window_size`` (development).
     observer : Observer, optional
         A simulated observer that answers through injected key events.
     screenshot_dir : str or Path, optional
-        Save the back buffer of each trial's first stimulus frame there as ``trial-NNNN.png``
-        (costs a frame; for checks and methods figures).
+        Save the back buffer of each trial's first stimulus frame there as ``trial-NNNN.png``.
     """
 
     def __init__(
-        self,
-        prep: Prepared,
-        fullscreen: bool = False,
-        observer: Observer | None = None,
+        self, prep: Prepared, fullscreen: bool = False, observer: Observer | None = None,
         screenshot_dir: str | Path | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.prep, self.cfg = prep, prep.config
+        self.keys = prep.keys
         self.fullscreen = fullscreen
         self.observer = observer
         self.rng = np.random.default_rng(prep.seed + prep.n_done + 1)
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
-        self.images = TrialImages(prep.store)
+        self.table = drive_table(self.cfg.monitor)
         self._term_pending = False
         self.n_done = prep.n_done
+        self.done: list[dict[str, Any]] = [dict(r) for r in prep.rows]
 
     # -- set-up -----------------------------------------------------------------------------------
     def _open(self) -> None:
-        from psychopy import event, monitors, visual
+        from psychopy import core, monitors, visual
+        from psychopy.tools.monitorunittools import deg2pix
 
-        self.event = event
+        from psychophysics.responses import KeySource
+
+        self.core = core
         m, p = self.cfg.monitor, self.cfg.presentation
         self.monitor = monitors.Monitor(m.name, width=m.width_cm, distance=m.distance_cm, autoLog=False)
         self.monitor.setSizePix(list(m.resolution))
         size = m.resolution if self.fullscreen else m.window_size
         self.win = visual.Window(
-            size=list(size),
-            fullscr=self.fullscreen,
-            screen=m.screen,
-            monitor=self.monitor,
-            units="deg",
-            color=list(p.background),
-            colorSpace="rgb",
-            allowGUI=False,
-            checkTiming=False,
-            winType="pyglet",
-        )
+            size=list(size), fullscr=self.fullscreen, screen=m.screen, monitor=self.monitor, units="deg",
+            color=colour_through(self.table, p.background), colorSpace="rgb", allowGUI=False,
+            checkTiming=False, winType="pyglet",
+        )  # fmt: skip
         self.win.mouseVisible = False
-        s = p.spacing_deg if p.mode == "spatial" else 0.0
-        self.positions = [(-s, 0.0), (0.0, 0.0), (s, 0.0)]
+        self.keysrc = KeySource(self.cfg.keys.backend, simulated=self.observer is not None)
+        self.ppd = float(deg2pix(1.0, self.monitor))
+        first = self.prep.trials[min(self.n_done, len(self.prep.trials) - 1)]
+        self.images = TrialImages(self.prep.store, self.table, 1)
+        h, w = self.images.arrays(first)[0].shape[:2]
+        self.layout = layout(p, (int(self.win.size[0]), int(self.win.size[1])), self.ppd, (h, w))
+        self.images.scale = self.layout.scale
         self.img_stims = [
-            visual.ImageStim(self.win, size=p.image_size_deg, pos=pos, units="deg", interpolate=True)
-            for pos in self.positions
+            visual.ImageStim(self.win, size=self.layout.image_px, pos=pos, units="pix", interpolate=False)
+            for pos in self.layout.centres_pix
         ]
-        noise = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        noise = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
         from PIL import Image
 
+        big = np.repeat(np.repeat(noise, self.layout.scale, 0), self.layout.scale, 1)
         self.mask_stims = [
-            visual.ImageStim(
-                self.win,
-                image=Image.fromarray(noise),
-                size=p.image_size_deg,
-                pos=pos,
-                units="deg",
-                interpolate=False,
-            )
-            for pos in self.positions
-        ]
+            visual.ImageStim(self.win, image=Image.fromarray(big), size=self.layout.image_px, pos=pos,
+                             units="pix", interpolate=False)
+            for pos in self.layout.centres_pix
+        ]  # fmt: skip
         self.fixation = visual.ShapeStim(
-            self.win,
-            vertices="cross",
-            size=p.fixation_size_deg,
-            units="deg",
-            fillColor=list(p.fixation_colour),
-            lineColor=list(p.fixation_colour),
-        )
-        self.text = visual.TextStim(
-            self.win, text="", height=p.text_height_deg, units="deg", wrapWidth=30, color=[1, 1, 1]
-        )
-        self.rate = self._measure_rate()
+            self.win, vertices="cross", size=p.fixation_size_deg, units="deg",
+            fillColor=list(p.fixation_colour), lineColor=list(p.fixation_colour),
+        )  # fmt: skip
+        self.text = visual.TextStim(self.win, text="", height=p.text_height_deg, units="deg", wrapWidth=30, color=[1, 1, 1])
+        self.rate, self.timing_note = self._measure_rate()
         self.period = 1.0 / self.rate
         self.n = {
             k: frames(getattr(p, f"{k}_ms"), self.rate)
             for k in ("stimulus", "isi", "fixation", "mask", "response_window", "iti", "feedback")
         }
 
-    def _measure_rate(self) -> float:
+    def _measure_rate(self) -> tuple[float, str | None]:
         """Median flip interval over 100 frames that draw what a trial draws (three images)."""
         self.win.recordFrameIntervals = True
         for _ in range(110):
@@ -177,75 +183,108 @@ class OdditySession:
         self.win.recordFrameIntervals = False
         intervals = np.asarray(self.win.frameIntervals[10:], float)
         self.win.frameIntervals = []
+        nominal = self.cfg.monitor.nominal_refresh_hz
+        note = timing_warning(intervals, nominal)
+        if note:
+            print(f"mrd experiment: warning: {note}", file=sys.stderr, flush=True)
         med = float(np.median(intervals)) if intervals.size else 0.0
-        if med <= 0:
-            return self.cfg.monitor.nominal_refresh_hz
-        if 1.0 / med > 500.0:
-            from psychopy import logging
-
-            logging.warning(
-                f"measured refresh {1.0 / med:.0f} Hz: flips are not synchronised to a display "
-                "(e.g. Xvfb); durations in frames will not match the configured ms"
-            )
-        return 1.0 / med
+        return (1.0 / med if med > 0 else nominal), note
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
-        """Only mark the request: the frame loops end the run at the next frame (see :meth:`_keys`).
-
-        Raising from the handler could interrupt PsychoPy, pyglet or h5py at any point.
-        """
+        """Only mark the request: the frame loops end the run at the next frame."""
         self._term_pending = True
 
-    # -- screens ----------------------------------------------------------------------------------
-    def _keys(self, key_list: list[str], clock: Any = None) -> list[Any]:
-        """Keys from ``key_list`` (with times if ``clock``); ends the run on a quit key or SIGTERM."""
-        keys = self.event.getKeys(keyList=key_list + self.cfg.keys.quit, timeStamped=clock or False)
+    # -- keys -------------------------------------------------------------------------------------
+    def _keys(self, key_list: list[str]) -> list[tuple[str, float]]:
+        """Keys from ``key_list`` with times; ends the run on a quit key or SIGTERM."""
+        keys = self.keysrc.get(key_list + self.cfg.keys.quit)
         self._check_end(keys)
         return keys
 
-    def _check_end(self, keys: list[Any]) -> None:
+    def _check_end(self, keys: list[tuple[str, float]]) -> None:
         if self._term_pending:
             raise SessionEnded("SIGTERM")
-        for k in keys:
-            if (k if isinstance(k, str) else k[0]) in self.cfg.keys.quit:
-                raise SessionEnded("escape")
+        if any(k in self.cfg.keys.quit for k, _ in keys):
+            raise SessionEnded("escape")
 
     def _clear(self) -> None:
-        """Discard pending keys, but honour a quit key among them (one pump, nothing lost unseen)."""
-        self._check_end(self.event.getKeys())
+        """Discard pending keys, but honour a quit key among them."""
+        self._check_end(self.keysrc.clear())
+
+    def _flip(self) -> float:
+        """Flip; return the flip time on the key clock."""
+        t = self.win.flip()
+        return float(t) + float(self.core.monotonicClock.getLastResetTime()) if t is not None else self.keysrc.now()
 
     def _flip_for(self, n: int, stims: list[Any]) -> None:
         """Show ``stims`` for ``n`` frames, watching for the quit keys."""
         for _ in range(n):
             for s in stims:
                 s.draw()
-            self.win.flip()
+            self._flip()
             self._keys([])
 
-    def _message(self, text: str) -> None:
-        """Show a text until a proceed key (the simulated observer presses it at once)."""
-        self.text.text = text
+    def _message(self, text: str, min_s: float = 0.0, countdown: str = "") -> None:
+        """Show a text until a proceed key (accepted after ``min_s`` seconds; the observer presses at once)."""
         self._clear()
-        first = True
+        start = self.keysrc.now()
+        injected = False
         while True:
+            left = min_s - (self.keysrc.now() - start)
+            self.text.text = text + (countdown.format(s=int(np.ceil(left))) if left > 0 and countdown else "")
             self.text.draw()
-            self.win.flip()
-            if first and self.observer is not None:
-                self.event._onPygletKey(self.cfg.keys.proceed[0], 0, emulated=True)
-            first = False
-            if self._keys(self.cfg.keys.proceed):
+            self._flip()
+            if left <= 0 and self.observer is not None and not injected:
+                self.keysrc.inject(self.keys.proceed[0])
+                injected = True
+            keys = self._keys(self.keys.proceed)
+            if keys and left <= 0:
                 return
 
-    def _instructions(self) -> str:
-        k = self.cfg.keys
-        spatial = self.cfg.presentation.mode == "spatial"
+    def _confirm_quit(self) -> bool:
+        """Ask whether to end: quit key again = end, proceed key = continue. SIGTERM still ends."""
+        quit_names, go = " or ".join(self.cfg.keys.quit), " or ".join(self.keys.proceed)
+        self.text.text = (
+            f"End the session now?\n\nPress {quit_names} again to end (everything so far is saved),\n"
+            f"or {go} to continue."
+        )
+        self.keysrc.clear()
+        while True:
+            self.text.draw()
+            self._flip()
+            if self._term_pending:
+                raise SessionEnded("SIGTERM")
+            keys = self.keysrc.get(self.cfg.keys.quit + self.keys.proceed)
+            if any(k in self.cfg.keys.quit for k, _ in keys):
+                return True
+            if keys:
+                return False
+
+    def _guarded(self, step: Any) -> Any:
+        """Run ``step()``; a quit key asks for confirmation and, if declined, runs the step again."""
+        while True:
+            try:
+                return step()
+            except SessionEnded as ended:
+                if ended.reason != "escape" or self._confirm_quit():
+                    raise
+
+    def instructions(self) -> str:
+        """The first screen's text, placeholders filled in."""
+        k, p = self.keys, self.cfg.presentation
+        spatial = p.mode == "spatial"
         names = ("left", "middle", "right") if spatial else ("first", "second", "third")
         keys = "\n".join(f"  {' or '.join(getattr(k, f'position_{i}'))}: {names[i - 1]}" for i in (1, 2, 3))
-        return self.cfg.presentation.instructions.format(keys=keys, proceed=" or ".join(k.proceed))
+        n_practice = sum(t.block_type == "practice" and t.practice_round <= 1 for t in self.prep.trials)
+        return p.instructions.format(
+            keys=keys, proceed=" or ".join(k.proceed), quit=" or ".join(self.cfg.keys.quit),
+            stimulus_ms=f"{p.stimulus_ms:g}", response_window_ms=f"{p.response_window_ms:g}",
+            practice_trials=n_practice, correct_colour=p.correct_colour_name, incorrect_colour=p.incorrect_colour_name,
+        )  # fmt: skip
 
     # -- a trial ----------------------------------------------------------------------------------
     def _schedule(self) -> list[tuple[str, list[Any]]]:
-        """Frames of the timed part: (phase, stimuli to draw)."""
+        """Frames of the timed part: (phase, stimuli to draw); ends with the first frame after the images."""
         fix, n = [self.fixation], self.n
         out: list[tuple[str, list[Any]]] = [("fixation", fix)] * n["fixation"]
         if self.cfg.presentation.mode == "spatial":
@@ -253,41 +292,42 @@ class OdditySession:
             out += [("mask", list(self.mask_stims))] * n["mask"]
         else:
             for i in range(3):
-                out += [("stimulus", [self.img_stims[i]])] * n["stimulus"]
+                out += [(f"stimulus{i}", [self.img_stims[i]])] * n["stimulus"]
                 out += [("mask", [self.mask_stims[i]])] * n["mask"]
                 if i < 2:
                     out += [("isi", fix)] * n["isi"]
-        return out
+        return [*out, ("offset", fix)]
 
     def run_trial(self, trial: Trial) -> dict[str, Any]:
         """Present one trial and return its CSV row (not yet written)."""
-        from psychopy import core
-
         for stim, img in zip(self.img_stims, self.images.pil(trial), strict=True):
             stim.image = img
-        resp = [*self.cfg.keys.position_1, *self.cfg.keys.position_2, *self.cfg.keys.position_3]
-        clock = core.Clock()
+        resp = self.keys.response_keys
         response: tuple[str, float] | None = None
-        onset_seen = False
+        onset: float | None = None
+        spans: list[float] = []
+        start: float | None = None
         self._clear()
         self.win.frameIntervals = []
         self.win.recordFrameIntervals = True
+        prev = ""
         for phase, stims in self._schedule():
             for s in stims:
                 s.draw()
-            if phase == "stimulus" and not onset_seen:
-                onset_seen = True
-                self.win.callOnFlip(clock.reset)
-                if self.screenshot_dir is not None:
-                    self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-                    self.win.getMovieFrame(buffer="back").save(
-                        self.screenshot_dir / f"trial-{trial.trial:04d}.png"
-                    )
-            self.win.flip()
-            keys = self._keys(resp, clock if onset_seen else None)  # before onset: discarded
-            valid = [k for k in keys if onset_seen and k[1] >= 0]  # type: ignore[index]
+            if phase.startswith("stimulus") and onset is None and self.screenshot_dir is not None:
+                self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+                self.win.getMovieFrame(buffer="back").save(self.screenshot_dir / f"trial-{trial.trial:04d}.png")
+            t = self._flip()
+            if phase.startswith("stimulus") and phase != prev:
+                start = t
+                onset = t if onset is None else onset
+            if prev.startswith("stimulus") and phase != prev and start is not None:
+                spans.append(t - start)
+            prev = phase
+            keys = self._keys(resp)
+            valid = [k for k in keys if onset is not None and k[1] >= onset]  # before onset: discarded
             if valid and response is None:
-                response = valid[0]  # type: ignore[assignment]
+                response = valid[0]
         self.win.recordFrameIntervals = False
         intervals = np.asarray(self.win.frameIntervals, float) * 1000.0
         stats = (
@@ -296,34 +336,76 @@ class OdditySession:
             int(np.sum(intervals > 1500.0 * self.period)),
         )
         if response is None:
-            response = self._response_window(trial, resp, clock)
-        key, rt = response if response is not None else (None, None)
-        pos = self.cfg.keys.position_of(key) if key else None
-        return trial_row(self.prep.files.participant, self.prep.files.session, trial, key, pos, rt, stats)
+            response = self._response_window(trial, resp)
+        key, t_key = response if response is not None else (None, None)
+        rt = (t_key - onset) if (t_key is not None and onset is not None) else None
+        pos = self.keys.position_of(key) if key else None
+        shown_s = float(sum(spans))
+        timing = {
+            "stimulus_frames": self.n["stimulus"] * (1 if self.cfg.presentation.mode == "spatial" else 3),
+            "stimulus_frames_measured": int(round(shown_s / self.period)),
+            "stimulus_ms_measured": 1000.0 * shown_s,
+        }
+        return trial_row(self.prep.files.participant, self.prep.files.session, trial, key, pos, rt, stats, timing)
 
-    def _response_window(self, trial: Trial, resp: list[str], clock: Any) -> tuple[str, float] | None:
+    def _response_window(self, trial: Trial, resp: list[str]) -> tuple[str, float] | None:
         if self.observer is not None:
             choice = self.observer.choose(trial, self.rng)
             if choice is not None:
-                self.event._onPygletKey(self.cfg.keys.key_for(choice), 0, emulated=True)
-        for _ in range(self.n["response_window"]):
+                self.keysrc.inject(self.keys.key_for(choice))
+        for _ in range(max(0, self.n["response_window"] - 1)):  # the offset frame was the first
             self.fixation.draw()
-            self.win.flip()
-            keys = self._keys(resp, clock)
+            self._flip()
+            keys = self._keys(resp)
             if keys:
-                return keys[0]  # type: ignore[return-value]
+                return keys[0]
         return None
 
     def _feedback(self, correct: bool) -> None:
         p = self.cfg.presentation
         colour = list(p.correct_colour if correct else p.incorrect_colour)
         self.fixation.fillColor = self.fixation.lineColor = colour
-        self._flip_for(self.n["feedback"], [self.fixation])
-        self.fixation.fillColor = self.fixation.lineColor = list(p.fixation_colour)
+        try:
+            self._flip_for(self.n["feedback"], [self.fixation])
+        finally:
+            self.fixation.fillColor = self.fixation.lineColor = list(p.fixation_colour)
 
-    def _write(self, row: dict[str, Any]) -> None:
-        self.prep.files.append(row)
-        self.n_done += 1
+    # -- between trials ---------------------------------------------------------------------------
+    def _main_accuracy(self) -> tuple[int, int]:
+        """Main-block metamer trials so far (catch and noise-floor trials excluded): (n, correct)."""
+        rows = [
+            r for r in self.done
+            if r["block_type"] == "main" and str(r["is_catch"]) == "0"
+            and (r.get("trial_type") or "metamer") == "metamer"
+        ]  # fmt: skip
+        return len(rows), sum(int(r["correct"]) for r in rows)
+
+    def _between(self, prev: Trial, trial: Trial) -> None:
+        """Screens between two trials: end of a practice round, breaks between main blocks."""
+        p, go = self.cfg.presentation, " or ".join(self.keys.proceed)
+        if prev.block_type == "practice":
+            if trial.block_type == "practice" and trial.practice_round > prev.practice_round:
+                acc = round_accuracy(self.done, prev.practice_round) or 0.0
+                need = self.cfg.design.practice_criterion
+                self._message(
+                    f"Practice accuracy: {100 * acc:.0f} %. {100 * need:.0f} % is needed to go on.\n\n"
+                    f"One more practice round follows. Press {go} to start it."
+                )
+            elif trial.block_type == "main":
+                self._message(f"Practice is over. The main part begins (no feedback).\n\nPress {go} to start.")
+            return
+        if trial.block != prev.block:
+            n_blocks = max(t.block for t in self.prep.trials)
+            n, k = self._main_accuracy()
+            acc = f"Accuracy so far: {100 * k / n:.0f} %\n\n" if p.show_running_accuracy and n else ""
+            self._message(
+                f"Break: block {prev.block} of {n_blocks} done.\n\n{acc}Rest your eyes for a moment.\n\n"
+                f"Press {go} to continue.",
+                min_s=p.break_min_s, countdown="\n\n(you can continue in {s} s)",
+            )  # fmt: skip
+
+    def _next_trials(self) -> list[Trial]:
+        return self.prep.trials[self.n_done :]
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> tuple[int, str]:
@@ -332,67 +414,69 @@ class OdditySession:
         Returns
         -------
         n_done : int
-            Trials on disk at the end.
+            Index in the plan reached (all planned trials run or skipped = complete).
         reason : str
-            ``"completed"``, ``"escape"`` or ``"SIGTERM"`` (``"interrupted"`` is recorded in the sidecar
-            when Ctrl+C ends the session; the KeyboardInterrupt then propagates).
+            ``"completed"``, ``"escape"``, ``"SIGTERM"``; ``"interrupted"`` (Ctrl+C, re-raised) and
+            ``"error: ..."`` (any other exception, re-raised) are recorded in the sidecar.
         """
         prep, p = self.prep, self.cfg.presentation
-        self.n_done, reason = prep.n_done, "completed"
-        main_rows = [r for r in prep.rows if r["block_type"] == "main"]
-        n_main, n_main_correct = len(main_rows), sum(int(r["correct"]) for r in main_rows)
+        self.n_done, reason = prep.n_done, "error: the session ended unexpectedly"
+        criterion = self.cfg.design.practice_criterion
         old = signal.signal(signal.SIGTERM, self._on_sigterm)
         self.win = None
         try:
             self._open()
-            from psychopy.tools.monitorunittools import deg2pix
-
             run_info = {
-                "durations_frames": self.n,
-                "fullscreen": self.fullscreen,
-                "window_size_px": [int(v) for v in self.win.size],
-                "pixels_per_degree": float(deg2pix(1.0, self.monitor)),
-                "observer": self.observer.name if self.observer else None,
-            }
+                "durations_frames": self.n, "fullscreen": self.fullscreen,
+                "window_size_px": [int(v) for v in self.win.size], "pixels_per_degree": self.ppd,
+                "observer": self.observer.name if self.observer else None, "layout": self.layout.to_dict(),
+                "keyboard": self.keysrc.info(), "timing_warning": self.timing_note,
+                "calibration": describe(self.cfg.monitor, self.table),
+            }  # fmt: skip
             start_run(prep, self.rate, run_info)
-            prep.sidecar["durations_frames"] = self.n
+            prep.sidecar.update(durations_frames=self.n, calibration=run_info["calibration"],
+                                keyboard=run_info["keyboard"])  # fmt: skip
+            if self.cfg.monitor.calibration == "none":
+                print(f"mrd experiment: note: {run_info['calibration']['statement']}", file=sys.stderr)
             welcome = "Welcome back. The session continues where it stopped.\n\n" if self.n_done else ""
-            self._message(welcome + self._instructions())
-            for trial in prep.trials[self.n_done :]:
-                prev = prep.trials[trial.trial - 2] if trial.trial > 1 else None
-                if prev is not None and trial.block != prev.block and trial.trial - 1 > prep.n_done:
-                    acc = (
-                        f"Accuracy so far: {100 * n_main_correct / n_main:.0f} %\n\n"
-                        if p.show_running_accuracy and n_main
-                        else ""
-                    )
-                    head = (
-                        "Practice is over. The main part begins."
-                        if prev.block_type == "practice"
-                        else "Break."
-                    )
-                    self._message(f"{head}\n\n{acc}Press {' or '.join(self.cfg.keys.proceed)} to continue.")
-                row = self.run_trial(trial)
-                self._write(row)
-                if trial.block_type == "main":
-                    n_main += 1
-                    n_main_correct += row["correct"]
+            self._guarded(lambda: self._message(welcome + self.instructions()))
+            last: Trial | None = prep.trials[self.n_done - 1] if self.n_done else None
+            for trial in list(self._next_trials()):
+                if skip_trial(trial, self.done, criterion):
+                    self.n_done += 1
+                    continue
+                if last is not None and self.n_done > prep.n_done:
+                    self._guarded(lambda last=last, trial=trial: self._between(last, trial))
+                row = self._guarded(lambda trial=trial: self.run_trial(trial))
+                prep.files.append(row)
+                self.done.append(row)
+                self.n_done += 1
+                last = trial
                 if trial.block_type == "practice" or p.feedback_in_main:
-                    self._feedback(bool(row["correct"]))
-                self._flip_for(self.n["iti"], [])
-            self._message(
-                "The session is complete. Thank you!\n\n"
-                f"Press {' or '.join(self.cfg.keys.proceed)} to finish."
+                    self._guarded(lambda row=row: self._feedback(bool(row["correct"])))
+                self._guarded(lambda: self._flip_for(self.n["iti"], []))
+            reason = "completed"
+            self._guarded(
+                lambda: self._message(
+                    f"The session is complete. Thank you!\n\nPress {' or '.join(self.keys.proceed)} to finish."
+                )
             )
         except SessionEnded as ended:
-            reason = ended.reason
+            reason = "completed" if (ended.reason == "escape" and reason == "completed") else ended.reason
         except KeyboardInterrupt:
             reason = "interrupted"
+            raise
+        except Exception as exc:
+            reason = f"error: {type(exc).__name__}: {str(exc)[:300]}"
             raise
         finally:
             prep.files.close()
             if prep.sidecar["runs"]:
-                end_run(prep, self.n_done, reason)
+                practice = {
+                    str(r): round_accuracy(self.done, r)
+                    for r in sorted({t.practice_round for t in prep.trials if t.block_type == "practice"})
+                }
+                end_run(prep, self.n_done, reason, n_rows=len(self.done), practice_accuracy_by_round=practice)
             if self.win is not None:
                 self.win.close()
             signal.signal(signal.SIGTERM, old)

@@ -24,7 +24,7 @@ import numpy as np
 
 from psychophysics.config import load_config
 from psychophysics.datafile import SessionFiles, trial_row
-from psychophysics.design import items_from_store
+from psychophysics.design import items_from_store, skip_trial
 from psychophysics.observers import make_observer
 from psychophysics.preparation import check_store, end_run, prepare, start_run
 from stimuli.errors import MRDError
@@ -124,18 +124,27 @@ def simulate_participants(
             uses_psychopy=False,
             validate=False,
             items=items,
+            require_renders=False,
         )
         prep.files.fsync_each_row = False  # one fsync per participant (at close)
         rng = np.random.default_rng([seed, index])
         try:
+            if index == 0:
+                for note in prep.notes:
+                    print(note)
             start_run(prep, None, {"mode": "simulated without a window", "observer_seed": [seed, index]})
+            keys, done = prep.keys, []
             for trial in prep.trials:
+                if skip_trial(trial, done, config.design.practice_criterion):
+                    continue
                 choice = obs.choose(trial, rng)
-                key = config.keys.key_for(choice) if choice is not None else None
+                key = keys.key_for(choice) if choice is not None else None
                 rt = min(float(rng.lognormal(math.log(RT_MEDIAN_S), RT_LOG_SD)), window_s) if key else None
-                prep.files.append(trial_row(pid, session, trial, key, choice, rt))
+                row = trial_row(pid, session, trial, key, choice, rt)
+                prep.files.append(row)
+                done.append(row)
             prep.files.close()
-            end_run(prep, len(prep.trials), "completed")
+            end_run(prep, len(prep.trials), "completed", n_rows=len(done))
         finally:
             prep.files.close()
             prep.store.close()

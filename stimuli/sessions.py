@@ -12,9 +12,38 @@ Examples
 'sub-P01_ses-2'
 >>> TRIAL_COLUMNS[:3]
 ('participant', 'session', 'block')
+>>> set(PLANNED_COLUMNS) <= set(TRIAL_COLUMNS)
+True
 """
 
 from __future__ import annotations
+
+SESSION_DATA_VERSION = "1.1"
+"""Version of this contract, recorded in every sidecar (1.0 files lack the columns after ``timestamp``)."""
+
+PLANNED_COLUMNS: tuple[str, ...] = (
+    "block",
+    "block_type",
+    "trial",
+    "trial_in_block",
+    "metamer_id",
+    "scene_id",
+    "model_id",
+    "group",
+    "view",
+    "odd_item",
+    "odd_position",
+    "is_catch",
+    "trial_type",
+    "render_1",
+    "render_2",
+    "render_3",
+    "practice_round",
+)
+"""Columns that come from the plan (``_plan.json`` ``trials`` entries have exactly these keys)."""
+
+TRIAL_TYPES: tuple[str, ...] = ("metamer", "noise_floor", "catch")
+"""Values of the ``trial_type`` column."""
 
 TRIAL_COLUMNS: tuple[str, ...] = (
     "participant",
@@ -39,6 +68,15 @@ TRIAL_COLUMNS: tuple[str, ...] = (
     "frame_interval_sd_ms",
     "dropped_frames",
     "timestamp",
+    # schema of the session data 1.1: independent renders, trial types, measured stimulus duration
+    "trial_type",
+    "render_1",
+    "render_2",
+    "render_3",
+    "practice_round",
+    "stimulus_frames",
+    "stimulus_frames_measured",
+    "stimulus_ms_measured",
 )
 """Columns of a session's trials CSV, in order."""
 
@@ -58,6 +96,7 @@ SIDECAR_KEYS: tuple[str, ...] = (
     "n_trials_done",
     "observer",
     "observer_params",
+    "session_data_version",
 )
 """Keys every session sidecar has."""
 

@@ -29,11 +29,25 @@ METAMERS = {
 LAYERS = {"netA": ["l1", "l2"], "netB": ["b1"]}
 
 
+SCENE_RENDERS = 4
+METAMER_RENDERS = 3
+NOISE_SD = 6.0  # grey levels of independent per-render noise
+
+
 def _patch(rgb: tuple[int, int, int], view: int, shift: int) -> np.ndarray:
     img = np.empty((SIZE, SIZE, 3), np.uint8)
     img[:] = rgb
     img[4 + view * 4 : 12 + view * 4, 4 + shift : 12 + shift] = 255 - np.asarray(rgb, np.uint8)
     return img
+
+
+def _renders(clean: np.ndarray, seeds: list[int]) -> np.ndarray:
+    """Independent renders: the clean images with fresh noise per seed, (R, V, H, W, 3) uint8."""
+    out = [
+        np.clip(clean + np.random.default_rng(sd).normal(0, NOISE_SD, clean.shape), 0, 255).round().astype(np.uint8)
+        for sd in seeds
+    ]
+    return np.stack(out)
 
 
 def _similarity(model: str, cos_views: tuple[float, ...]) -> Similarity:
@@ -60,8 +74,10 @@ def build_store(path: Path) -> Path:
                     mid, mid, "random", "", "", layers, (3, SIZE, SIZE), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
                 )
             )
-        for sid, rgb in SCENE_COLOURS.items():
-            disp = np.stack([_patch(rgb, v, 0) for v in range(N_VIEWS)])
+        for i, (sid, rgb) in enumerate(SCENE_COLOURS.items()):
+            seeds = [100 * i + r for r in range(SCENE_RENDERS)]
+            renders = _renders(np.stack([_patch(rgb, v, 0) for v in range(N_VIEWS)]).astype(float), seeds)
+            disp = renders[0]
             w.add_scene(
                 SceneRecord(
                     sid,
@@ -72,10 +88,15 @@ def build_store(path: Path) -> Path:
                     disp,
                     64,
                     "clip-srgb",
+                    renders=renders,
+                    render_seeds=seeds,
                 )
             )
         for k, (xid, (sid, mid, group, cos)) in enumerate(METAMERS.items()):
-            disp = np.stack([_patch(SCENE_COLOURS[sid], v, 8 + 4 * k) for v in range(N_VIEWS)])
+            seeds = [1000 + 100 * k + r for r in range(METAMER_RENDERS)]
+            clean = np.stack([_patch(SCENE_COLOURS[sid], v, 8 + 4 * k) for v in range(N_VIEWS)]).astype(float)
+            renders = _renders(clean, seeds)
+            disp = renders[0]
             params = {"material": {"albedo": np.asarray(0.5)}}
             w.add_metamer(
                 MetamerRecord(
@@ -97,6 +118,8 @@ def build_store(path: Path) -> Path:
                     {mid: _similarity(mid, cos)},
                     {"param_l2": 0.1},
                     "clip-srgb",
+                    renders=renders,
+                    render_seeds=seeds,
                 )
             )
         w.add_similarity("s0_mat", "netB", _similarity("netB", (0.98, 0.96)))

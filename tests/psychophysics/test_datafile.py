@@ -14,10 +14,11 @@ from stimuli.errors import MRDError
 CONTRACT = (
     "participant,session,block,block_type,trial,trial_in_block,metamer_id,scene_id,model_id,group,view,"
     "odd_item,odd_position,response_key,response_position,correct,rt,is_catch,frame_interval_mean_ms,"
-    "frame_interval_sd_ms,dropped_frames,timestamp"
+    "frame_interval_sd_ms,dropped_frames,timestamp,trial_type,render_1,render_2,render_3,practice_round,"
+    "stimulus_frames,stimulus_frames_measured,stimulus_ms_measured"
 )
 TRIALS = [
-    Trial(1, "main", i + 1, i + 1, f"m{i}", "s0", "net", "shape", 0, "metamer", i % 3 + 1, 0)
+    Trial(1, "main", i + 1, i + 1, f"m{i}", "s0", "net", "shape", 0, "metamer", i % 3 + 1, 0, "metamer", 0, 1, 2)
     for i in range(4)
 ]
 
@@ -80,8 +81,38 @@ def test_resume_repairs_a_torn_row_and_checks_the_plan(tmp_path: Path) -> None:
     g = SessionFiles(tmp_path / "data", "P-01_a", 2)
     g.append(trial_row("P-01_a", 2, TRIALS[2], "1", 1, 0.4))
     g.close()
-    with pytest.raises(MRDError, match="row 2 .* does not match planned trial 2"):
+    with pytest.raises(MRDError, match="row 2 has trial '3', which is not the next planned trial after trial 1"):
         g.resume()
+
+
+def test_resume_names_the_field_that_differs_from_the_plan(tmp_path: Path) -> None:
+    f = new(tmp_path)
+    row = trial_row("P-01_a", 2, TRIALS[0], "1", 1, 0.4)
+    f.append({**row, "render_2": 3})
+    f.close()
+    with pytest.raises(MRDError, match=r"row 1 \(trial 1\): field 'render_2' = '3' but .*plan.json plans '1'"):
+        SessionFiles(tmp_path / "data", "P-01_a", 2).resume()
+
+
+def test_partial_session_files_say_how_to_recover(tmp_path: Path) -> None:
+    f = new(tmp_path)
+    f.sidecar_json.unlink()  # e.g. a crash while the session was created: no row yet
+    with pytest.raises(MRDError, match=r"session.json missing .*no trial was recorded.*move the remaining file\(s\)"):
+        SessionFiles(tmp_path / "data", "P-01_a", 2).resume()
+    g = SessionFiles(tmp_path / "data", "P-01_a", 2)
+    g.append(trial_row("P-01_a", 2, TRIALS[0], "1", 1, 0.4))
+    g.close()
+    with pytest.raises(MRDError, match=r"holds the recorded trials and is kept as it is: restore the missing"):
+        SessionFiles(tmp_path / "data", "P-01_a", 2).resume()
+    assert len(g.read_rows()) == 1  # nothing was changed
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(MRDError, match="--data-dir .*/f: is a file, not a folder"):
+        SessionFiles(tmp_path / "f", "P01", 1)
+    with pytest.raises(MRDError, match="lies inside .*/f, which is a file"):
+        SessionFiles(tmp_path / "f" / "sub", "P01", 1)
 
 
 def test_resume_without_data(tmp_path: Path) -> None:

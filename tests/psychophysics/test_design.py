@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from psychophysics.config import Design
-from psychophysics.design import Item, Trial, build_plan, session_seed
+from psychophysics.design import Item, Trial, build_plan, key_order, pick_renders, session_seed, skip_trial
 from stimuli.errors import MRDError
 
+SCENE_SEEDS = {f"s{k}": tuple(10 * k + r for r in range(4)) for k in range(3)}
 ITEMS = [
     Item(
         f"m{i}",
@@ -22,9 +23,13 @@ ITEMS = [
         4,
         i != 5,
         0.5 + 0.04 * i,
+        SCENE_SEEDS[f"s{i % 3}"],
+        # m0..m2 reuse their scene's seeds (as a generator may): the design must still pick three different
+        SCENE_SEEDS[f"s{i % 3}"][:3] if i < 3 else tuple(1000 + 10 * i + r for r in range(3)),
     )
     for i in range(10)
 ]
+SEEDS = {it.metamer_id: it.metamer_render_seeds for it in ITEMS}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,7 +40,7 @@ def plan(
 
 
 def test_every_cell_counterbalanced_and_repeated() -> None:
-    trials = plan(Design(repeats=2, practice_trials=0))
+    trials = plan(Design(repeats=2, practice_trials=0, only_successful=False))
     main = [t for t in trials if t.block_type == "main"]
     cells = Counter((t.metamer_id, t.view, t.odd_item) for t in main)
     assert len(cells) == 10 * 4 * 2
@@ -84,15 +89,17 @@ def test_seed_is_stable_across_processes() -> None:
 
 
 def test_blocks_and_practice() -> None:
-    trials = plan(Design(practice_trials=6, break_every=25))
+    trials = plan(Design(practice_trials=6, break_every=25, only_successful=False))
     practice = [t for t in trials if t.block_type == "practice"]
     main = [t for t in trials if t.block_type == "main"]
-    assert len(practice) == 6 and {t.block for t in practice} == {0}
+    assert len(practice) == 6 and {t.block for t in practice} == {0} and {t.practice_round for t in practice} == {1}
     assert trials[:6] == practice  # practice first
-    # easiest (lowest similarity) metamer: m0 with 4 views x 2 odd items = 8 cells >= 6 trials
-    assert {t.metamer_id for t in practice} == {"m0"}
+    # easiest (lowest similarity) metamer: m0 with 4 views x 2 odd items = 8 cells >= 6 trials; it is
+    # then not in the main blocks (practice items are distinct from main items)
+    assert {t.metamer_id for t in practice} == {"m0"} and "m0" not in {t.metamer_id for t in main}
     sizes = Counter(t.block for t in main)
-    assert sizes == {1: 25, 2: 25, 3: 25, 4: 5}
+    assert sizes == {1: 25, 2: 25, 3: 22}
+    assert {t.practice_round for t in main} == {0}
     assert all(t.trial_in_block == i % 25 + 1 for i, t in enumerate(main))
 
 
@@ -105,12 +112,15 @@ def test_own_practice_items_leave_the_main_blocks() -> None:
 
 
 def test_catch_trials() -> None:
-    trials = plan(Design(catch_trials=7, practice_trials=0))
+    trials = plan(Design(catch_trials=7, practice_trials=0, only_successful=False))
     catch = [t for t in trials if t.is_catch]
     assert len(catch) == 7 and len(trials) == 80 + 7
     for t in catch:
         assert t.metamer_id.startswith("catch:") and t.metamer_id != f"catch:{t.scene_id}"
-        assert (t.group, t.model_id, t.odd_item) == ("catch", "", "metamer")
+        assert (t.group, t.model_id, t.odd_item, t.trial_type) == ("catch", "", "metamer", "catch")
+        foreign = SCENE_SEEDS[t.metamer_id.split(":")[1]]
+        shown = [foreign[r] if p == t.odd_position else SCENE_SEEDS[t.scene_id][r] for p, r in enumerate(t.renders, 1)]
+        assert len(set(shown)) == 3
     one_scene = [Item("a", "s0", "n", "shape", 1, True, 0.9)]
     single = build_plan(one_scene, {"s0": 1}, Design(catch_trials=2, practice_trials=0), "P", 1)
     assert [t.metamer_id for t in single if t.is_catch] == ["catch:_inverted"] * 2
@@ -121,11 +131,67 @@ def test_selection_views_and_errors() -> None:
     assert {t.view for t in trials} == {1}
     assert {(t.group, t.model_id) for t in trials} == {("shape", "netB")}
     assert len(plan(Design(only_successful=True, practice_trials=0))) == 9 * 8
-    assert len(plan(Design(odd_items=["metamer"], practice_trials=0))) == 40
+    assert len(plan(Design(only_successful=False, practice_trials=0))) == 10 * 8
+    assert len(plan(Design(odd_items=["metamer"], practice_trials=0, only_successful=False))) == 40
     with pytest.raises(MRDError, match="selects no metamers"):
         plan(Design(models=["unknown"]))
     with pytest.raises(MRDError, match="view 7"):
         plan(Design(views=[7]))
+
+
+def test_three_different_renders_with_different_seeds() -> None:
+    """Every trial shows three different renders: two of the repeated scene, one of the other."""
+    trials = plan(Design(practice_trials=8, repeats=3, only_successful=False))
+    for t in trials:
+        it = next(i for i in ITEMS if i.metamer_id == t.metamer_id)
+        odd_stack, base_stack = (
+            (it.metamer_render_seeds, it.scene_render_seeds)
+            if t.odd_item == "metamer"
+            else (it.scene_render_seeds, it.metamer_render_seeds)
+        )
+        seeds = [odd_stack[r] if p == t.odd_position else base_stack[r] for p, r in enumerate(t.renders, 1)]
+        assert len(set(seeds)) == 3, t
+        assert len({r for p, r in enumerate(t.renders, 1) if p != t.odd_position}) == 2
+    used = Counter(r for t in trials for r in t.renders)
+    assert set(used) == {0, 1, 2, 3}  # all renders are used
+    with pytest.raises(MRDError, match="not enough independent renders"):
+        pick_renders((1,), (2,), __import__("random").Random(0), "m")
+    legacy = [Item("a", "s0", "n", "shape", 1, True, 0.9)]  # schema 1.0: no renders known
+    assert {t.renders for t in build_plan(legacy, {"s0": 1}, Design(practice_trials=0), "P", 1)} == {(None, None, None)}
+
+
+def test_noise_floor_trials() -> None:
+    trials = plan(Design(noise_floor_trials=12, practice_trials=0))
+    noise = [t for t in trials if t.trial_type == "noise_floor"]
+    assert len(noise) == 12 and len(trials) == 9 * 8 + 12
+    assert Counter(t.odd_position for t in noise) == {1: 4, 2: 4, 3: 4}
+    for t in noise:
+        assert (t.metamer_id, t.group, t.model_id, t.odd_item, t.is_catch) == (
+            f"noise:{t.scene_id}", "noise_floor", "", "target", 0,
+        )  # fmt: skip
+        assert len(set(t.renders)) == 3  # three different renders of the same target
+    assert len({(t.scene_id, t.view) for t in noise}) == 12  # spread over scenes and views
+
+
+def test_practice_criterion_rounds_and_skipping() -> None:
+    trials = plan(Design(practice_trials=4, practice_criterion=0.75, practice_max_rounds=3))
+    practice = [t for t in trials if t.block_type == "practice"]
+    assert [t.practice_round for t in practice] == [1] * 4 + [2] * 4 + [3] * 4
+    done = [{"practice_round": 1, "correct": c} for c in (1, 1, 0, 0)]  # 50 % < 75 %: round 2 runs
+    assert not any(skip_trial(t, done, 0.75) for t in practice[4:8])
+    done += [{"practice_round": 2, "correct": c} for c in (1, 1, 1, 0)]  # 75 %: round 3 is skipped
+    assert all(skip_trial(t, done, 0.75) for t in practice[8:])
+    assert not any(skip_trial(t, done, 0.75) for t in trials if t.block_type == "main")
+    catch_practice = plan(Design(practice_trials=5, practice_source="catch"))
+    assert {t.trial_type for t in catch_practice if t.block_type == "practice"} == {"catch"}
+    with pytest.raises(MRDError, match="none would remain"):
+        plan(Design(practice_items=9))
+
+
+def test_key_order_counterbalanced_over_participants() -> None:
+    orders = Counter(tuple(key_order(f"P{i}", 1, 0, True)) for i in range(600))
+    assert len(orders) == 6 and all(70 <= n <= 130 for n in orders.values())
+    assert key_order("P1", 1, 0, False) == [1, 2, 3]
 
 
 def test_same_metamer_rarely_back_to_back() -> None:

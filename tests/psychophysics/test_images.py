@@ -1,39 +1,103 @@
-"""Which images a trial shows: odd item placement, catch images, PIL conversion."""
+"""Which images a trial shows: independent renders at each position, catch and noise-floor images, the
+noise statistics of the standards, pixel replication and calibration."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from psychophysics.design import Trial
+from psychophysics.calibration import drive_table
+from psychophysics.config import Design, Monitor
+from psychophysics.design import Trial, build_plan, items_from_store, scene_render_seeds
 from psychophysics.images import TrialImages
 from stimuli import StimulusSet
+from stimuli.errors import MRDError
 
 
-def trial(metamer: str, scene: str, odd_item: str, pos: int, view: int = 1, catch: int = 0) -> Trial:
-    return Trial(1, "main", 1, 1, metamer, scene, "netA", "shape", view, odd_item, pos, catch)
+def trial(metamer: str, scene: str, odd_item: str, pos: int, renders: tuple[int, int, int], view: int = 1,
+          catch: int = 0, kind: str = "metamer") -> Trial:  # fmt: skip
+    return Trial(1, "main", 1, 1, metamer, scene, "netA", "shape", view, odd_item, pos, catch, kind, *renders)
 
 
-def test_odd_item_at_its_position(store_path: Path) -> None:
+def test_each_position_shows_its_render(store_path: Path) -> None:
     with StimulusSet(store_path) as s:
         images = TrialImages(s)
-        target, metamer = s.scene_display("s0")[1], s.metamer_display("s0_shp")[1]
-        a = images.arrays(trial("s0_shp", "s0", "metamer", 2))
-        assert np.array_equal(a[1], metamer) and np.array_equal(a[0], target) and np.array_equal(a[2], target)
-        b = images.arrays(trial("s0_shp", "s0", "target", 3))
-        assert (
-            np.array_equal(b[2], target) and np.array_equal(b[0], metamer) and np.array_equal(b[1], metamer)
-        )
-        pil = images.pil(trial("s0_shp", "s0", "metamer", 1))
-        assert pil[0].mode == "RGB" and np.array_equal(np.asarray(pil[0]), metamer)
+        target, metamer = s.renders("scene", "s0")[:, 1], s.renders("metamer", "s0_shp")[:, 1]
+        a = images.arrays(trial("s0_shp", "s0", "metamer", 2, (3, 2, 1)))
+        assert np.array_equal(a[1], metamer[2]) and np.array_equal(a[0], target[3]) and np.array_equal(a[2], target[1])
+        b = images.arrays(trial("s0_shp", "s0", "target", 3, (0, 2, 1)))
+        assert np.array_equal(b[2], target[1]) and np.array_equal(b[0], metamer[0]) and np.array_equal(b[1], metamer[2])
+        pil = images.pil(trial("s0_shp", "s0", "metamer", 1, (1, 0, 2)))
+        assert pil[0].mode == "RGB" and np.array_equal(np.asarray(pil[0]), metamer[1])
 
 
-def test_catch_images(store_path: Path) -> None:
+def test_catch_and_noise_floor_images(store_path: Path) -> None:
     with StimulusSet(store_path) as s:
         images = TrialImages(s, cache_size=1)
-        target = s.scene_display("s0")[1]
-        foreign = images.arrays(trial("catch:s1", "s0", "metamer", 1, catch=1))
-        assert np.array_equal(foreign[0], s.scene_display("s1")[1]) and np.array_equal(foreign[1], target)
-        inverted = images.arrays(trial("catch:_inverted", "s0", "metamer", 3, catch=1))
-        assert np.array_equal(inverted[2], 255 - target) and np.array_equal(inverted[0], target)
+        target = s.renders("scene", "s0")[:, 1]
+        foreign = images.arrays(trial("catch:s1", "s0", "metamer", 1, (2, 0, 1), catch=1, kind="catch"))
+        assert np.array_equal(foreign[0], s.renders("scene", "s1")[2, 1]) and np.array_equal(foreign[1], target[0])
+        inverted = images.arrays(trial("catch:_inverted", "s0", "metamer", 3, (0, 1, 2), catch=1, kind="catch"))
+        assert np.array_equal(inverted[2], 255 - target[2]) and np.array_equal(inverted[0], target[0])
+        noise = images.arrays(trial("noise:s0", "s0", "target", 2, (0, 3, 1), kind="noise_floor"))
+        assert all(np.array_equal(n, target[r]) for n, r in zip(noise, (0, 3, 1), strict=True))
+
+
+def _rms(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.sqrt((((x - y) ** 2) * mask).sum() / (mask.sum() * 3)))
+
+
+def test_standards_differ_as_much_as_the_odd_item_outside_the_object(store_path: Path) -> None:
+    """Measured on the stored set: within each planned trial, the two standards differ from each other by
+    the same noise as each differs from the odd item, outside the region where the scenes differ."""
+    with StimulusSet(store_path) as s:
+        items, views = items_from_store(s)
+        trials = build_plan(items, views, Design(practice_trials=0, repeats=6), "P01", 1, scene_render_seeds(s))
+        images = TrialImages(s)
+        std_std, std_odd = [], []
+        for t in trials:
+            imgs = [a.astype(float) for a in images.arrays(t)]
+            odd = imgs[t.odd_position - 1]
+            a, b = (im for i, im in enumerate(imgs, 1) if i != t.odd_position)
+            # where the two scenes' mean renders differ (the object change): left out
+            mean_t = s.renders("scene", t.scene_id)[:, t.view].mean(axis=0)
+            mean_m = s.renders("metamer", t.metamer_id)[:, t.view].mean(axis=0)
+            outside = (np.abs(mean_t - mean_m).max(axis=-1) < 20)[..., None]
+            assert outside.mean() > 0.5
+            std_std.append(_rms(a, b, outside))
+            std_odd.append((_rms(a, odd, outside) + _rms(b, odd, outside)) / 2)
+            assert not np.array_equal(a, b)  # never the same render twice
+    ss, so = np.mean(std_std), np.mean(std_odd)
+    assert ss > 3  # independent noise is there (the test set's noise has SD 6 grey levels)
+    assert abs(ss - so) / so < 0.05, (ss, so)
+
+
+def test_scale_and_calibration_apply_identically(store_path: Path) -> None:
+    with StimulusSet(store_path) as s:
+        table = drive_table(Monitor(calibration="gamma", gamma=2.2, white_cd_m2=100.0, black_cd_m2=1.0))
+        t = trial("s0_shp", "s0", "metamer", 2, (3, 2, 1))
+        raw = TrialImages(s).arrays(t)
+        shown = TrialImages(s, table, scale=3).shown(t)
+        for r, sh in zip(raw, shown, strict=True):
+            assert sh.shape == (r.shape[0] * 3, r.shape[1] * 3, 3)
+            assert np.array_equal(sh[::3, ::3], table[r, np.arange(3)]) and np.array_equal(sh[2::3, 1::3], sh[::3, ::3])
+    with pytest.raises(MRDError, match="whole number"):
+        TrialImages(None, scale=1.5)  # type: ignore[arg-type]
+
+
+def test_store_without_renders_says_what_it_lacks(tmp_path: Path) -> None:
+    from tests.psychophysics.conftest import build_store  # the same set, written without renders
+
+    build_store(tmp_path / "new.h5")
+    with StimulusSet(tmp_path / "new.h5") as s:
+        assert s.n_renders("scene", "s0") == 4
+    import h5py
+
+    with h5py.File(tmp_path / "new.h5", "a") as f:  # strip the renders: what a schema 1.0 store holds
+        for g in ("scenes", "metamers"):
+            for unit in f[g].values():
+                del unit["renders"]
+    with StimulusSet(tmp_path / "new.h5") as s, pytest.raises(MRDError, match="no independent renders"):
+        TrialImages(s).arrays(trial("s0_shp", "s0", "metamer", 2, (0, 1, 2)))
