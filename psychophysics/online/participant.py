@@ -34,6 +34,41 @@ def card_drag(start_px: float, px_per_mm: float) -> float:
     return round((CARD_MM * px_per_mm - start_px) / 2.0, 1)
 
 
+class TrialSeededObserver:
+    """An observer whose random draws are seeded by the trial, not by the order of calls.
+
+    Wraps any :class:`psychophysics.observers.Observer`: ``choose(trial, rng)`` ignores ``rng`` and
+    draws from ``numpy.random.default_rng([seed, trial.trial])``. Its answer to a trial therefore
+    does not depend on how many draws came before (practice skipped, a resumed run, a different
+    front end), so the browser and the lab session give the same answers to the same plan.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psychophysics.observers import ChanceObserver
+    >>> from psychophysics.design import Trial
+    >>> t = Trial(1, "main", 5, 1, "m0", "s0", "net", "shape", 0, "metamer", 2, 0)
+    >>> obs = TrialSeededObserver(ChanceObserver(), seed=3)
+    >>> obs.choose(t, np.random.default_rng(0)) == obs.choose(t, np.random.default_rng(1))
+    True
+    """
+
+    def __init__(self, inner: Any, seed: int = 0) -> None:
+        self.inner, self.seed = inner, int(seed)
+        self.name = f"{inner.name}-trial-seeded"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The wrapped observer's parameters and the seed."""
+        return {"observer": self.inner.name, "params": self.inner.params, "seed": self.seed}
+
+    def choose(self, trial: Any, rng: Any) -> int | None:
+        """The wrapped observer's choice with draws from ``default_rng([seed, trial.trial])``."""
+        import numpy as np
+
+        return self.inner.choose(trial, np.random.default_rng([self.seed, int(trial.trial)]))
+
+
 @dataclass
 class Answer:
     """One answered trial, as the driver pressed it."""

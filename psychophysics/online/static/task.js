@@ -223,10 +223,18 @@
       const t = plan.trials[k], prev = k > 0 ? plan.trials[k - 1] : null;
       if (prev && t.block !== prev.block && k > start) {
         const head = prev.block_type === "practice" ? "Practice is over. The main part begins." : "Break.";
-        timeline.push(message(() => {
+        const breakText = (more) => {
           const acc = P.show_running_accuracy && mainN ? `<p>Accuracy so far: ${Math.round((100 * mainCorrect) / mainN)} %</p>` : "";
-          return `<p>${head}</p>${acc}<p>Press ${esc(proceed)} to continue.</p>`;
-        }, `break-${t.trial}`));
+          return `<div class="mrd-message"><p>${head}</p>${acc}<p>${more}</p></div>`;
+        };
+        const minMs = 1000 * Number(P.break_min_s || 0);
+        const brk = { timeline: [], conditional_function: () => !skip(t) };
+        if (minMs > 0 && prev.block_type !== "practice") {  // the shortest break: proceed works after it
+          brk.timeline.push({ type: jsPsychHtmlKeyboardResponse, choices: "NO_KEYS", trial_duration: minMs,
+            stimulus: () => breakText("Take a short rest."), on_load: () => mrdStage("break-wait", { id: t.trial }) });
+        }
+        brk.timeline.push(message(() => breakText(`Press ${esc(proceed)} to continue.`), `break-${t.trial}`));
+        timeline.push(brk);
       }
       timeline.push({
         timeline: [{
