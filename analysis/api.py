@@ -121,6 +121,10 @@ def analyze(
     seed: int = 0,
     progress: bool = True,
     blas_threads: int | None = 1,
+    random: Sequence[str] = ("participant", "item"),
+    link: str = "logit",
+    mixed_methods: Sequence[str] = ("laplace",),
+    gee: bool = True,
 ) -> AnalysisResult:
     """Analyse oddity data: session data with their stimulus set, or a plain trial table.
 
@@ -144,7 +148,9 @@ def analyze(
     sigma : float, optional
         Model-observer noise; fitted to the human data when not given.
     formula : str, optional
-        Fixed part of the mixed model (default :func:`analysis.mixed.default_formula`).
+        The mixed model's fixed part (default :func:`analysis.mixed.default_formula`), optionally with
+        lme4-style random terms, e.g. ``"correct ~ C(model) * C(presentation) + (1 + presentation |
+        participant) + (1 | item)"``, which then replace ``random``.
     run_mixed : bool
         Fit the mixed models.
     n_boot : int
@@ -157,6 +163,15 @@ def analyze(
         BLAS threads during the analysis (``None`` leaves them alone). The work is many small
         matrix operations, where multi-threaded BLAS only adds overhead: on the 2-core development
         machine one thread made the mixed model 2.5x and the psychometric fits up to 40x faster.
+    random : sequence of str
+        Random-effects terms: grouping factors (random intercepts) or lme4-style terms such as
+        ``"(1 + presentation | participant)"`` (correlated random slopes).
+    link : {"logit", "oddity"}
+        ``"oddity"``: ``pc = 1/3 + 2/3 logistic(eta)`` (psyphy's ``mafc.logit(3)``).
+    mixed_methods : sequence of {"laplace", "vb", "map"}
+        Mixed-model fits (default: the Laplace fit, as lme4's glmer).
+    gee : bool
+        Also fit the fixed part by GEE.
 
     Returns
     -------
@@ -196,6 +211,10 @@ def _analyze(
     n_boot: int,
     seed: int,
     progress: bool,
+    random: Sequence[str],
+    link: str,
+    mixed_methods: Sequence[str],
+    gee: bool,
 ) -> AnalysisResult:
     if trials is not None and (stimuli is not None or data is not None):
         raise MRDError("give either --trials CSV, or --stimuli SET.h5 with --data DIR, not both")
@@ -219,7 +238,17 @@ def _analyze(
     excl = summaries.exclusions(loaded.trials)
     steps.update()
     mixed_res = (
-        mixed.fit_mixed(a, formula=formula, condition_cols=loaded.condition_cols) if run_mixed else None
+        mixed.fit_mixed(
+            a,
+            formula=formula,
+            random=random,
+            methods=mixed_methods,
+            gee=gee,
+            condition_cols=loaded.condition_cols,
+            link=link,
+        )
+        if run_mixed
+        else None
     )
     steps.update()
     psy_table, fits = psychometric.fit_by_group(a) if loaded.has_distance else (pd.DataFrame(), {})

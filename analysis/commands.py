@@ -39,6 +39,11 @@ def _analyze(args: argparse.Namespace) -> int:
         similarity_model=args.similarity_model,
         sigma=args.sigma,
         run_mixed=not args.no_mixed,
+        formula=args.formula,
+        random=args.random or ("participant", "item"),
+        link=args.link,
+        mixed_methods=args.mixed_method or ("laplace",),
+        gee=not args.no_gee,
         n_boot=args.n_boot,
         seed=args.seed,
         progress=not args.quiet,
@@ -96,6 +101,32 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     m.add_argument("--no-mixed", action="store_true", help="skip the mixed models")
+    m.add_argument(
+        "--formula",
+        metavar="F",
+        help="mixed model, lme4-style, e.g. 'correct ~ C(model) * C(presentation) + (1 + presentation | "
+        "participant) + (1 | item)' (default: similarity_z * C(group), or the condition factorial)",
+    )
+    m.add_argument(
+        "--random",
+        action="append",
+        metavar="TERM",
+        help="random-effects term, e.g. participant or '(1 + presentation | item)' (repeat; default: "
+        "random intercepts for participant and item)",
+    )
+    m.add_argument(
+        "--link",
+        choices=("logit", "oddity"),
+        default="logit",
+        help="oddity: pc = 1/3 + 2/3 logistic(eta) (guess rate 1/3, psyphy's mafc.logit(3)); default logit",
+    )
+    m.add_argument(
+        "--mixed-method",
+        action="append",
+        choices=("laplace", "vb", "map"),
+        help="mixed-model fit (repeat for several; default laplace, as lme4's glmer)",
+    )
+    m.add_argument("--no-gee", action="store_true", help="skip the GEE fit")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyze)
 

@@ -33,6 +33,11 @@ from stimuli import StimulusSet, StoreWriter
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 from stimuli.sessions import TRIAL_COLUMNS
 
+try:
+    from stimuli.sessions import SESSION_DATA_VERSION
+except ImportError:  # contract 1.0
+    SESSION_DATA_VERSION = "1.0"
+
 DEFAULT_PARAMS: dict[str, tuple[float, float, float]] = {
     "shape": (0.05, 1.5, 0.04),
     "material": (0.10, 2.0, 0.04),
@@ -274,12 +279,20 @@ def simulate_sessions(
                     "frame_interval_sd_ms": 0.2,
                     "dropped_frames": 0,
                     "timestamp": (t0 + timedelta(seconds=3 * i)).isoformat(),
+                    "trial_type": "catch" if catch else "metamer",
+                    "render_1": 0,
+                    "render_2": 1,
+                    "render_3": 2,
+                    "practice_round": 1 if practice else 0,
+                    "stimulus_frames": 120,
+                    "stimulus_frames_measured": 120,
+                    "stimulus_ms_measured": 2000.0,
                     "p_true": p_true,
                 }
             )
         df = pd.DataFrame(rows)
         stem = out_dir / f"sub-{pid}_ses-1"
-        df[list(TRIAL_COLUMNS)].to_csv(f"{stem}_trials.csv", index=False)
+        df[[c for c in TRIAL_COLUMNS if c in df]].to_csv(f"{stem}_trials.csv", index=False)
         sidecar = {
             "participant": pid,
             "session": "1",
@@ -296,6 +309,7 @@ def simulate_sessions(
             "n_trials_done": len(df),
             "observer": "simulated",
             "observer_params": {g: list(v) for g, v in params.items()},
+            "session_data_version": SESSION_DATA_VERSION,
         }
         Path(f"{stem}_session.json").write_text(json.dumps(sidecar, indent=2))
         Path(f"{stem}_plan.json").write_text(json.dumps({"n_trials": n_practice + n_main}))

@@ -56,7 +56,7 @@ def test_analyze_end_to_end(sessions: tuple[Path, Path, pd.DataFrame], tmp_path:
     for g, (alpha, _, _) in TRUE_PARAMS.items():
         assert 0.6 * alpha < psy.loc[(g, "alpha"), "estimate"] < 1.6 * alpha
     # similarity lowers accuracy: negative slope, and negative item-level correlations
-    vb = res.mixed.effects.set_index(["method", "term"]).loc["glmm-vb"]
+    vb = res.mixed.effects.set_index(["method", "term"]).loc["glmm-laplace"]
     assert vb.loc["similarity_z", "hi"] < 0
     assert (res.correlations["rho"] < 0).all()
     assert res.sigma is not None and res.sigma.lo < res.sigma.sigma < res.sigma.hi

@@ -76,9 +76,9 @@ def test_mixed_model_on_experiment_1(wallis: Path) -> None:
     res = fit_mixed(d.analysed, condition_cols=d.condition_cols)
     assert res.formula == "correct ~ C(model) * C(presentation)" and res.n_trials == 14400
     eff = res.effects
-    assert set(eff["method"]) == {"glmm-vb", "gee"}
+    assert set(eff["method"]) == {"glmm-laplace", "gee"}
     assert np.isfinite(eff[["estimate", "lo", "hi"]].to_numpy()).all()
-    vb = eff[eff["method"] == "glmm-vb"].set_index("term")
+    vb = eff[eff["method"] == "glmm-laplace"].set_index("term")
     assert len(vb) == 12 + 2  # 12 cells of the 6 x 2 design, two random-intercept SDs
     assert (
         vb.loc["C(presentation)[T.Parafoveal]", "hi"] < 0
