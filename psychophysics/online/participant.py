@@ -11,7 +11,7 @@ every message, and on every trial presses the key of the position its observer c
 Examples
 --------
 >>> card_drag(250, 3.78)
-37.0
+36.8
 """
 
 from __future__ import annotations

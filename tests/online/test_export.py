@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from psychophysics.config import load_config
-from psychophysics.design import Trial, build_plan, items_from_store
+from psychophysics.design import build_plan, items_from_store
 from psychophysics.images import TrialImages
 from psychophysics.online.bundle import (
     export_bundle,
@@ -38,7 +38,7 @@ def test_plans_are_the_lab_plans_and_images_the_lab_images(bundle: Path, store_p
             for entry, t in zip(plan["trials"], lab, strict=True):
                 shown = [np.asarray(Image.open(io.BytesIO((bundle / f).read_bytes())).convert("RGB"))
                          for f in entry["images"]]
-                for got, want in zip(shown, images.arrays(Trial.from_dict(entry)), strict=True):
+                for got, want in zip(shown, images.arrays(t), strict=True):
                     np.testing.assert_array_equal(got, want)  # lossless: the very pixels the lab shows
                 assert len(set(entry["images"])) == 3  # three independent renders, no image twice
     assert manifest["keys"]["psychopy"]["position_1"] == list(cfg.keys.position_1)
