@@ -95,9 +95,19 @@ def _experiment(args: argparse.Namespace) -> int:
             observer = make_observer(args.simulate, prep.config, prep.store)
             prep.sidecar.update(observer=observer.name, observer_params=observer.params)
         start = prep.n_done
-        n_done, reason = OdditySession(
-            prep, fullscreen=fullscreen, observer=observer, screenshot_dir=args.screenshot_dir
-        ).run()
+        try:
+            n_done, reason = OdditySession(
+                prep, fullscreen=fullscreen, observer=observer, screenshot_dir=args.screenshot_dir
+            ).run()
+        except (MRDError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise MRDError(
+                f"the session stopped by an unexpected error ({type(exc).__name__}: {exc}); every finished trial "
+                f"is saved in {prep.files.trials_csv} and the sidecar records the error. To continue: mrd "
+                f"experiment --stimuli {args.stimuli} --participant {participant} --session {session} "
+                f"--data-dir {args.data_dir} --resume"
+            ) from exc
     finally:
         prep.store.close()
     total = len(prep.trials)

@@ -212,9 +212,9 @@ class OdditySession:
         self._check_end(self.keysrc.clear())
 
     def _flip(self) -> float:
-        """Flip; return the flip time on the key clock."""
-        t = self.win.flip()
-        return float(t) + float(self.core.monotonicClock.getLastResetTime()) if t is not None else self.keysrc.now()
+        """Flip; return the time the flip returned (after the buffer swap) on the key clock."""
+        self.win.flip()
+        return self.keysrc.now()
 
     def _flip_for(self, n: int, stims: list[Any]) -> None:
         """Show ``stims`` for ``n`` frames, watching for the quit keys."""

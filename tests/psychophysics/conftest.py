@@ -25,6 +25,7 @@ METAMERS = {
     "s0_mat": ("s0", "netA", "material", (0.99, 0.97)),
     "s0_shp": ("s0", "netA", "shape", (0.90, 0.85)),
     "s1_lit": ("s1", "netB", "lighting", (0.95, 0.93)),
+    "s1_bad": ("s1", "netB", "shape", (0.70, 0.72)),  # success flag not set: left out by only_successful
 }
 LAYERS = {"netA": ["l1", "l2"], "netB": ["b1"]}
 
@@ -114,7 +115,7 @@ def build_store(path: Path) -> Path:
                     5,
                     0.1,
                     True,
-                    True,
+                    xid != "s1_bad",
                     {mid: _similarity(mid, cos)},
                     {"param_l2": 0.1},
                     "clip-srgb",
