@@ -105,6 +105,7 @@ class SimulatedParticipant:
     px_per_mm: float = 3.78
     blindspot_wait_s: float = 0.3
     answers: list[Answer] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     _handled: set[int] = field(default_factory=set)
     _answered: set[int] = field(default_factory=set)
@@ -134,6 +135,7 @@ class SimulatedParticipant:
             time.sleep(0.05)
         elif stage == "message" and sid not in self._handled:
             self._handled.add(sid)
+            self.messages.append(str(self.browser.evaluate("document.body.innerText")).strip())
             self.browser.key(self.keys["proceed"][0])
         elif stage == "trial" and info.get("phase") == "response" and info.get("answerable"):
             plan = info.get("plan")

@@ -51,6 +51,10 @@ def test_oracle_in_chromium_every_trial_once_all_correct_and_analysed(
     final = sp.run(timeout=90)
     assert final["info"]["sent"] is True and final["transport"]["pending"] == 0, final
     assert browser.console_errors() == []
+    # the lab's texts: instructions with this participant's keys, breaks with the running accuracy
+    assert "Press the key for the odd one out" in sp.messages[0] and "1: left" in sp.messages[0]
+    assert "Practice is over" in sp.messages[1]
+    assert any("Break." in m and "Accuracy so far: 100 %" in m for m in sp.messages[2:])
 
     got = rows(data / "sub-P01_ses-1_trials.csv")
     side = json.loads((data / "sub-P01_ses-1_session.json").read_text())
@@ -211,3 +215,24 @@ def test_unreachable_endpoint_offers_a_download_that_imports(
     assert [int(r["trial"]) for r in got] == [t["trial"] for t in plan["trials"]]
     assert all(r["correct"] == "1" for r in got)
     assert import_files([target], bundle, data)[("P04", 1)][0] == 0  # importing again adds nothing
+
+
+def test_virtual_chinrest_measures_the_viewing_distance(
+    store_path: Path, config_path: Path, serve: Any, browser: Any, tmp_path: Path, need_jspsych: None
+) -> None:
+    from psychophysics.online.bundle import export_bundle
+
+    web = tmp_path / "web"
+    export_bundle(store_path, web, ["C01"], config_path, calibration="chinrest", blindspot_reps=2, progress=False)
+    data = tmp_path / "data"
+    base = serve(web, data).start()
+    open_page(browser, base, "C01")
+    sp = SimulatedParticipant(browser, OracleObserver(), participant_keys(web, "C01"), np.random.default_rng(0),
+                              px_per_mm=4.0, blindspot_wait_s=0.4)
+    sp.run(timeout=90)
+    cal = json.loads((data / "sub-C01_ses-1_session.json").read_text())["monitor"]["calibration"]
+    assert cal["method"] == "chinrest" and abs(cal["px_per_mm"] - 4.0) < 3 / 85.6
+    # the distance comes from the blind spot (13.5 deg from fixation), not from the config's 57 cm
+    assert 1 < cal["viewing_distance_cm"] < 500 and cal["viewing_distance_cm"] != 57
+    assert abs(cal["px_per_deg"] - cal["viewing_distance_cm"] * 0.017455 * cal["px_per_mm"] * 10) < 1e-6
+    assert all(r["correct"] == "1" for r in rows(data / "sub-C01_ses-1_trials.csv"))
