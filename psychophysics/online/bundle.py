@@ -214,7 +214,8 @@ def export_bundle(
         Session numbers planned for every participant.
     endpoint : str or None
         Collection endpoint: ``"api"`` (``mrd serve-online`` at the page's own address), an
-        absolute URL, or ``None`` (no server: data stay in the browser and are offered as a file).
+        absolute URL, ``"jatos"`` (JATOS result data through ``jatos.js``) or ``None`` (no server:
+        data stay in the browser and are offered as a file).
     calibration : str
         ``"chinrest"`` (credit card, then blind-spot viewing distance) or ``"card"`` (credit card;
         the viewing distance is the config's ``monitor.distance_cm``).
@@ -266,7 +267,11 @@ def export_bundle(
         shutil.copyfile(src, out / "vendor" / name)
     for name in TASK_FILES:
         shutil.copyfile(STATIC / name, out / "mrd" / name)
-    shutil.copyfile(STATIC / "index.html", out / "index.html")
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    if endpoint == "jatos":  # JATOS serves jatos.js next to the component's page
+        html = html.replace('  <script src="data/manifest.js"></script>',
+                            '  <script src="jatos.js"></script>\n  <script src="data/manifest.js"></script>')
+    (out / "index.html").write_text(html, encoding="utf-8")
     images = _ImageWriter(out / "images")
     index: dict[str, dict[str, str]] = {}
     with StimulusSet(stimuli_path) as store:
@@ -300,7 +305,8 @@ def export_bundle(
         "experiment_config": config.to_dict(),
         "keys": keys,
         "participants": index,
-        "endpoint": endpoint,
+        "endpoint": None if endpoint == "jatos" else endpoint,
+        "host": "jatos" if endpoint == "jatos" else None,
         "calibration": {"method": calibration, "blindspot_reps": blindspot_reps if calibration == "chinrest" else 0,
                         "card_width_mm": 85.6, "card_height_mm": 53.98},
         "trial_columns": list(TRIAL_COLUMNS),

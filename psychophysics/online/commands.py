@@ -77,7 +77,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="participant ids (comma list) or a number N of ids web001.. (default 20)")
     e.add_argument("--sessions", default="1", metavar="N[,N]", help="session numbers to plan (default 1)")
     e.add_argument("--endpoint", default="api", metavar="URL",
-                   help="collection endpoint: 'api' (mrd serve-online), an absolute URL, or 'none' (download only)")
+                   help="collection endpoint: 'api' (mrd serve-online), an absolute URL, 'jatos' (JATOS result data), "
+                   "or 'none' (download only)")
     e.add_argument("--calibration", choices=("chinrest", "card"), default="chinrest",
                    help="chinrest: credit card + blind spot (viewing distance measured); card: credit card, "
                    "distance from the config's monitor.distance_cm")

@@ -183,15 +183,60 @@ def test_server_killed_mid_session_loses_nothing_and_the_participant_continues(
     assert side["completed"] is True and len(side["runs"]) == 2 and side["runs"][1]["first_trial"] == 9
 
 
+class StaticServer:
+    """A plain static file server (``python -m http.server``): no collection endpoint."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"], cwd=root,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+        self.url = f"http://127.0.0.1:{int(line.split(' port ')[1].split()[0])}/"
+
+    def __enter__(self) -> StaticServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+FAKE_JATOS = """window.jatos = { urlQueryParameters: { participant: "J01", session: "1" }, lines: [], ended: false,
+  onLoad(cb) { setTimeout(cb, 10); }, appendResultData(s) { this.lines.push(s); return Promise.resolve(); },
+  endStudy() { this.ended = true; } };
+"""
+
+
+def test_jatos_result_data_import_into_the_contract(
+    store_path: Path, config_path: Path, browser: Any, tmp_path: Path, need_jspsych: None
+) -> None:
+    from psychophysics.online.bundle import export_bundle
+    from psychophysics.online.importer import import_files
+
+    web = tmp_path / "web"
+    export_bundle(store_path, web, ["J01"], config_path, endpoint="jatos", calibration="card", progress=False)
+    assert '<script src="jatos.js"></script>' in (web / "index.html").read_text()
+    (web / "jatos.js").write_text(FAKE_JATOS)  # stands in for the file JATOS serves
+    with StaticServer(web) as static:
+        browser.goto(f"{static.url}index.html")  # the id comes from jatos.urlQueryParameters
+        sp = SimulatedParticipant(browser, OracleObserver(), participant_keys(web, "J01"), np.random.default_rng(0))
+        sp.run(timeout=90)
+        lines = browser.evaluate("window.jatos.lines.join('')")
+        assert browser.evaluate("window.jatos.ended") is True
+    result = tmp_path / "study_result_7.txt"
+    result.write_text(lines)
+    data = tmp_path / "data"
+    done = import_files([result], web, data, stimuli_path=store_path)
+    plan = json.loads((data / "sub-J01_ses-1_plan.json").read_text())
+    assert done[("J01", 1)] == (len(plan["trials"]), len(plan["trials"]), True)
+    side = json.loads((data / "sub-J01_ses-1_session.json").read_text())
+    assert side["frame_rate_hz"] > 0 and side["monitor"]["calibration"]["method"] == "card"
+
+
 def test_unreachable_endpoint_offers_a_download_that_imports(
     bundle: Path, store_path: Path, browser: Any, tmp_path: Path
 ) -> None:
-    static = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"], cwd=bundle,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        line = static.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
-        port = int(line.split(" port ")[1].split()[0])
-        open_page(browser, f"http://127.0.0.1:{port}/", "P04")
+    with StaticServer(bundle) as static:
+        open_page(browser, static.url, "P04")
         sp = SimulatedParticipant(browser, OracleObserver(), participant_keys(bundle, "P04"), np.random.default_rng(0))
         final = sp.run(timeout=90)
         assert final["info"]["sent"] is False and final["dom"]["download"] is True
@@ -201,9 +246,6 @@ def test_unreachable_endpoint_offers_a_download_that_imports(
         while not target.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert target.exists()
-    finally:
-        static.terminate()
-        static.wait(timeout=10)
 
     from psychophysics.online.importer import import_files
 

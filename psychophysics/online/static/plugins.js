@@ -261,9 +261,12 @@ class MrdEndPlugin {
       if (sent && T.endpoint && !T.state.rejected.length) {
         status.textContent = "Your data have been saved. You can close this page.";
       } else {
-        status.textContent = T.endpoint
-          ? "Your data could not all be sent. Please download them and send the file to the experimenter."
-          : "Please download your data and send the file to the experimenter.";
+        const viaJatos = !T.endpoint && window.jatos && typeof window.jatos.appendResultData === "function";
+        status.textContent = viaJatos
+          ? "Your data have been sent to the study server. A copy is below."
+          : T.endpoint
+            ? "Your data could not all be sent. Please download them and send the file to the experimenter."
+            : "Please download your data and send the file to the experimenter.";
         T.offerDownload(status.parentElement);
         if (T.endpoint) T.kick();
       }

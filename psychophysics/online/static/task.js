@@ -78,7 +78,11 @@
   const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
 
   async function main() {
-    const q = new URLSearchParams(window.location.search);
+    let q = new URLSearchParams(window.location.search);
+    if (M.host === "jatos" && window.jatos) {  // the study link's query reaches the component through jatos.js
+      await new Promise((resolve) => window.jatos.onLoad(resolve));
+      q = new URLSearchParams(window.jatos.urlQueryParameters || {});
+    }
     let pid = q.get("participant"), ses = q.get("session") || "1";
     if (!pid) ({ pid, ses } = await askId());
     const session = Number(ses);
