@@ -1,4 +1,4 @@
-"""Durable writes: fsync a file, or a folder after creating or renaming an entry in it.
+"""Durable writes: fsync a file or a folder, write a new file whole, and measure free space.
 
 Examples
 --------
@@ -9,8 +9,12 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
+
+from stimuli.errors import MRDError
 
 
 def fsync_file(path: str | os.PathLike[str]) -> None:
@@ -29,3 +33,69 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a new file and flush it to the disk; on any failure remove the partial file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "b"
+    >>> write_new_file(p, b"abc"); p.read_bytes()
+    b'abc'
+    """
+    p = Path(path)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        p.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes free for this user on the filesystem holding ``path`` (a folder).
+
+    Examples
+    --------
+    >>> free_bytes(".") > 0
+    True
+    """
+    return shutil.disk_usage(Path(path)).free
+
+
+def mib(n: int) -> str:
+    """Bytes as MiB text.
+
+    Examples
+    --------
+    >>> mib(3 << 20)
+    '3.0 MiB'
+    """
+    return f"{n / 2**20:.1f} MiB"
+
+
+def space_error(exc: OSError, path: Path, doing: str) -> MRDError:
+    """An :class:`MRDError` for an OS error while writing ``path``, saying plainly when the disk is full.
+
+    Examples
+    --------
+    >>> print(space_error(OSError(errno.ENOSPC, "No space left on device"), Path("/d/set.h5"), "merging"))
+    /d: no space left on the device while merging for set.h5. The partial file was removed; set.h5 is the last complete store (finished units wait in set.h5.journal/). Free some space and re-run the same command to carry on
+    """
+    text = str(exc)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "errno = 28" in text
+    if not full:
+        return MRDError(f"{path}: {doing} failed ({exc}); {path.name} is the last complete store")
+    return MRDError(
+        f"{path.parent}: no space left on the device while {doing} for {path.name}. The partial file was "
+        f"removed; {path.name} is the last complete store (finished units wait in {path.name}.journal/). "
+        "Free some space and re-run the same command to carry on"
+    )

@@ -1,8 +1,10 @@
 """Encode records into HDF5 groups and decode them back.
 
 One function pair per unit kind. Lists and dicts go into JSON attributes; arrays into datasets
-(images gzip-compressed). These functions know the layout; :mod:`stimuli.writer` knows how to make
-writes crash-safe, :mod:`stimuli.reader` how to open a store.
+(images gzip-compressed), each stamped with its checksum (:mod:`stimuli.checksum`). These functions
+know the layout; :mod:`stimuli.writer` knows how to make writes crash-safe, :mod:`stimuli.reader`
+how to open a store. A dataset that cannot be read (a damaged chunk) raises :class:`MRDError`
+naming it.
 
 Examples
 --------
@@ -24,6 +26,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from stimuli.checksum import array_sha256, stamp_tree
+from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord, ModelRecord, Params, SceneRecord, Similarity
 
 _IMAGE = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
@@ -41,12 +45,29 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+def _dataset(group: h5py.Group, name: str, data: np.ndarray, **kwargs: Any) -> None:
+    arr = np.asarray(data, order="C")
+    ds = group.create_dataset(name, data=arr, **kwargs)
+    ds.attrs["sha256"] = array_sha256(arr)
+
+
 def _image(group: h5py.Group, name: str, data: np.ndarray, dtype: str) -> None:
-    arr = np.ascontiguousarray(data, dtype=dtype)
+    arr = np.asarray(data, dtype=dtype, order="C")
     if arr.size == 0:
-        group.create_dataset(name, data=arr)
+        _dataset(group, name, arr)
     else:
-        group.create_dataset(name, data=arr, chunks=True, **_IMAGE)
+        _dataset(group, name, arr, chunks=True, **_IMAGE)
+
+
+def read_dataset(ds: h5py.Dataset) -> np.ndarray:
+    """All values of a dataset, or :class:`MRDError` naming it when a part cannot be read."""
+    try:
+        return ds[()]
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise MRDError(
+            f"{ds.file.filename}: dataset {ds.name} cannot be read ({exc}); the file is damaged. "
+            f"`mrd inspect {ds.file.filename} --validate` lists every damaged part"
+        ) from None
 
 
 def write_params(group: h5py.Group, params: Params) -> None:
@@ -54,12 +75,29 @@ def write_params(group: h5py.Group, params: Params) -> None:
     for gname, values in params.items():
         sub = group.require_group(gname)
         for name, value in values.items():
-            sub.create_dataset(name, data=np.asarray(value))
+            _dataset(sub, name, np.asarray(value))
 
 
 def read_params(group: h5py.Group) -> Params:
     """Read parameters written by :func:`write_params` (0-d arrays stay 0-d arrays)."""
-    return {g: {n: np.asarray(ds[()]) for n, ds in group[g].items()} for g in group}
+    return {g: {n: np.asarray(read_dataset(ds)) for n, ds in group[g].items()} for g in group}
+
+
+def _write_renders(group: h5py.Group, renders: np.ndarray | None, seeds: list[int]) -> None:
+    if renders is not None:
+        _image(group, "renders", renders, "uint8")
+        group.attrs["render_seeds"] = _json([int(x) for x in seeds])
+
+
+def read_render_seeds(group: h5py.Group) -> list[int]:
+    """The ``render_seeds`` attribute of a scene or metamer group (empty when absent)."""
+    return [int(x) for x in json.loads(group.attrs["render_seeds"])] if "render_seeds" in group.attrs else []
+
+
+def _read_renders(group: h5py.Group, images: bool) -> tuple[np.ndarray | None, list[int]]:
+    seeds = read_render_seeds(group)
+    renders = read_dataset(group["renders"]) if images and "renders" in group else None
+    return renders, seeds
 
 
 def write_model(group: h5py.Group, rec: ModelRecord) -> None:
@@ -70,6 +108,7 @@ def write_model(group: h5py.Group, rec: ModelRecord) -> None:
     a["layers"] = _json(list(rec.layers))
     a["input_size"] = _json([int(x) for x in rec.input_size])
     a["mean"], a["std"] = _json([float(x) for x in rec.mean]), _json([float(x) for x in rec.std])
+    stamp_tree(group)
 
 
 def read_model(group: h5py.Group) -> ModelRecord:
@@ -95,22 +134,27 @@ def write_scene(group: h5py.Group, rec: SceneRecord) -> None:
     a["spp"], a["tone_map"] = int(rec.spp), rec.tone_map
     _image(group, "hdr", rec.hdr, "float32")
     _image(group, "display", rec.display, "uint8")
+    _write_renders(group, rec.renders, rec.render_seeds)
     write_params(group.create_group("params"), rec.params)
+    stamp_tree(group)
 
 
 def read_scene(group: h5py.Group, images: bool = True) -> SceneRecord:
     """Read a :class:`SceneRecord`; with ``images=False`` the image arrays are empty."""
     a = group.attrs
     empty = np.zeros((0, 0, 0, 3))
+    renders, seeds = _read_renders(group, images)
     return SceneRecord(
         scene_id=group.name.rsplit("/", 1)[-1],
         description=json.loads(a["description"]),
         params=read_params(group["params"]),
         views=json.loads(a["views"]),
-        hdr=group["hdr"][()] if images else empty.astype(np.float32),
-        display=group["display"][()] if images else empty.astype(np.uint8),
+        hdr=read_dataset(group["hdr"]) if images else empty.astype(np.float32),
+        display=read_dataset(group["display"]) if images else empty.astype(np.uint8),
         spp=int(a["spp"]),
         tone_map=str(a["tone_map"]),
+        renders=renders,
+        render_seeds=seeds,
     )
 
 
@@ -120,17 +164,18 @@ def write_similarity(group: h5py.Group, sim: Similarity) -> None:
         del group[name]
     group.attrs["layers"] = _json(list(sim.layers))
     for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
-        group.create_dataset(name, data=np.asarray(getattr(sim, name), dtype="float64"))
+        _dataset(group, name, np.asarray(getattr(sim, name), dtype="float64"))
+    stamp_tree(group)
 
 
 def read_similarity(group: h5py.Group) -> Similarity:
     """Read a :class:`Similarity` from ``group``."""
     return Similarity(
         layers=list(json.loads(group.attrs["layers"])),
-        cosine=group["cosine"][()],
-        rel_l2=group["rel_l2"][()],
-        null_cosine=group["null_cosine"][()],
-        null_rel_l2=group["null_rel_l2"][()],
+        cosine=read_dataset(group["cosine"]),
+        rel_l2=read_dataset(group["rel_l2"]),
+        null_cosine=read_dataset(group["null_cosine"]),
+        null_rel_l2=read_dataset(group["null_rel_l2"]),
     )
 
 
@@ -143,15 +188,19 @@ def write_metamer(group: h5py.Group, rec: MetamerRecord) -> None:
     a["converged"], a["success"] = bool(rec.converged), bool(rec.success)
     a["physical_distance"] = _json({k: float(v) for k, v in rec.physical_distance.items()})
     a["tone_map"], a["info"] = rec.tone_map, _json(rec.info)
+    if rec.criterion is not None:
+        a["criterion"] = _json(rec.criterion)
     _image(group, "display", rec.display, "uint8")
+    _write_renders(group, rec.renders, rec.render_seeds)
     _image(group, "hdr", rec.hdr, "float32")
     _image(group, "null_display", rec.null_display, "uint8")
-    group.create_dataset("loss", data=np.asarray(rec.loss, dtype="float64"))
+    _dataset(group, "loss", np.asarray(rec.loss, dtype="float64"))
     write_params(group.create_group("initial_params"), rec.initial_params)
     write_params(group.create_group("final_params"), rec.final_params)
     sims = group.create_group("similarity")
     for model_id, sim in rec.similarity.items():
         write_similarity(sims.create_group(model_id), sim)
+    stamp_tree(group)
 
 
 def read_metamer(group: h5py.Group, images: bool = True) -> MetamerRecord:
@@ -159,7 +208,9 @@ def read_metamer(group: h5py.Group, images: bool = True) -> MetamerRecord:
     a = group.attrs
 
     def img(name: str, dtype: str, ndim: int) -> np.ndarray:
-        return group[name][()] if images else np.zeros((0,) * (ndim - 1) + (3,), dtype)
+        return read_dataset(group[name]) if images else np.zeros((0,) * (ndim - 1) + (3,), dtype)
+
+    renders, seeds = _read_renders(group, images)
 
     return MetamerRecord(
         metamer_id=group.name.rsplit("/", 1)[-1],
@@ -172,7 +223,7 @@ def read_metamer(group: h5py.Group, images: bool = True) -> MetamerRecord:
         final_params=read_params(group["final_params"]),
         display=img("display", "uint8", 4),
         hdr=img("hdr", "float32", 4),
-        loss=group["loss"][()],
+        loss=read_dataset(group["loss"]),
         steps=int(a["steps"]),
         wall_time_s=float(a["wall_time_s"]),
         converged=bool(a["converged"]),
@@ -182,4 +233,7 @@ def read_metamer(group: h5py.Group, images: bool = True) -> MetamerRecord:
         tone_map=str(a["tone_map"]),
         null_display=img("null_display", "uint8", 5),
         info=json.loads(a["info"]),
+        renders=renders,
+        render_seeds=seeds,
+        criterion=json.loads(a["criterion"]) if "criterion" in a else None,
     )

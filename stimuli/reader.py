@@ -8,7 +8,7 @@ Examples
 >>> StoreWriter(path, config_text="x = 1").close()
 >>> with StimulusSet(path) as s:
 ...     s.schema_version, s.metamer_ids
-('1.0', [])
+('1.1', [])
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import numpy as np
 from stimuli import h5io
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord
-from stimuli.schema import SCHEMA_VERSION, SUPPORTED_MAJOR, major_of
+from stimuli.schema import check_schema_version
+
+_KINDS = {"scene": "scenes", "metamer": "metamers"}
 
 
 def open_h5(path: str | os.PathLike[str]) -> h5py.File:
@@ -47,17 +49,15 @@ def open_h5(path: str | os.PathLike[str]) -> h5py.File:
 
 
 def check_version(f: h5py.File, path: Path) -> str:
-    """Return the schema version, or raise :class:`MRDError` for a missing or unknown major version."""
-    version = f.attrs.get("schema_version")
-    if version is None:
-        raise MRDError(f"{path}: root attribute 'schema_version' is missing; not an MRD stimulus set")
-    version = str(version)
-    if major_of(version) != SUPPORTED_MAJOR:
-        raise MRDError(
-            f"{path}: schema_version {version!r} is not supported by this suite, which reads "
-            f"{SUPPORTED_MAJOR}.x (writes {SCHEMA_VERSION}); use a matching version of mrd-suite"
-        )
-    return version
+    """Return the schema version, or raise :class:`MRDError` for a missing or unknown major version.
+
+    (:func:`stimuli.schema.check_schema_version` is the one check; this reads the attribute.)
+    """
+    try:
+        version = f.attrs.get("schema_version")
+    except Exception as exc:  # a damaged attribute
+        raise MRDError(f"{path}: root attribute 'schema_version' cannot be read ({exc})") from None
+    return check_schema_version(version, path)
 
 
 class StimulusSet:
@@ -134,11 +134,73 @@ class StimulusSet:
 
     def scene_display(self, scene_id: str) -> np.ndarray:
         """Display images ``(V, H, W, 3)`` uint8 of a target scene."""
-        return self._unit("scenes", scene_id)["display"][()]
+        return h5io.read_dataset(self._unit("scenes", scene_id)["display"])
 
     def metamer_display(self, metamer_id: str) -> np.ndarray:
         """Display images ``(V, H, W, 3)`` uint8 of a metamer."""
-        return self._unit("metamers", metamer_id)["display"][()]
+        return h5io.read_dataset(self._unit("metamers", metamer_id)["display"])
+
+    # -- independent renders (schema 1.1) -------------------------------------------------------
+    def n_renders(self, kind: str, uid: str) -> int:
+        """Number of independent display renders of a ``"scene"`` or ``"metamer"`` (0 if it has none).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> from stimuli.testing import write_synthetic_store
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.h5")
+        >>> _ = write_synthetic_store(path, n_scenes=1, n_metamers_per_scene=1, n_renders=3)
+        >>> with StimulusSet(path) as s:
+        ...     s.n_renders("scene", "scene0"), s.render("metamer", "scene0-m0", 2).shape
+        (3, (2, 32, 32, 3))
+        """
+        ds = self._unit(self._kind(kind), uid).get("renders")
+        return int(ds.shape[0]) if isinstance(ds, h5py.Dataset) and ds.ndim == 5 else 0
+
+    @property
+    def has_renders(self) -> bool:
+        """Whether every scene and metamer holds independent renders."""
+        return all(self.n_renders(k, u) > 0 for k in _KINDS for u in self._f[_KINDS[k]])
+
+    def require_renders(self) -> None:
+        """Raise :class:`MRDError` naming the first unit without independent renders."""
+        for kind, plural in _KINDS.items():
+            for uid in sorted(self._f[plural]):
+                self._renders_ds(kind, uid)
+
+    def _kind(self, kind: str) -> str:
+        if kind not in _KINDS:
+            raise MRDError(f"unit kind {kind!r} has no renders; expected 'scene' or 'metamer'")
+        return _KINDS[kind]
+
+    def _renders_ds(self, kind: str, uid: str) -> h5py.Dataset:
+        ds = self._unit(self._kind(kind), uid).get("renders")
+        if not isinstance(ds, h5py.Dataset):
+            raise MRDError(
+                f"{self.path}: {kind} {uid!r} has no independent renders (schema {self.schema_version}; stores "
+                "made before schema 1.1 hold one display render per view). Tasks that show two renders of "
+                "one scene need them: regenerate the set with this suite, `mrd generate CONFIG.toml --out "
+                "NEW.h5` (the config text is stored in the set: `mrd inspect SET.h5 --json`)"
+            )
+        return ds
+
+    def render(self, kind: str, uid: str, r: int) -> np.ndarray:
+        """Independent render ``r`` ``(V, H, W, 3)`` uint8 of a scene or metamer (render 0 = display)."""
+        ds = self._renders_ds(kind, uid)
+        if not 0 <= int(r) < ds.shape[0]:
+            raise MRDError(f"{self.path}: {kind} {uid!r} has renders 0..{ds.shape[0] - 1}, not {r}")
+        try:
+            return ds[int(r)]
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise MRDError(f"{self.path}: {ds.name}[{r}] cannot be read ({exc}); the file is damaged") from None
+
+    def renders(self, kind: str, uid: str) -> np.ndarray:
+        """All independent renders ``(R, V, H, W, 3)`` uint8 of a scene or metamer."""
+        return h5io.read_dataset(self._renders_ds(kind, uid))
+
+    def render_seeds(self, kind: str, uid: str) -> list[int]:
+        """Seeds of the independent renders (empty when there are none)."""
+        return list(h5io.read_render_seeds(self._unit(self._kind(kind), uid)))
 
     def close(self) -> None:
         """Close the file."""

@@ -89,6 +89,12 @@ class SceneRecord:
         Samples per pixel of the display render.
     tone_map : str
         Name and parameters of the tone-mapping operator, e.g. ``"clip-srgb exposure=0"``.
+    renders : numpy.ndarray, optional
+        ``(R, V, H, W, 3)`` uint8: R >= 1 independent display renders of the target (distinct
+        Monte Carlo seeds), with ``renders[0]`` equal to ``display`` (schema 1.1). ``None`` when
+        absent (schema 1.0 stores) or not read (``images=False``).
+    render_seeds : list of int
+        The seed of each render (length R, distinct); empty when there are no renders.
     """
 
     scene_id: str
@@ -99,6 +105,8 @@ class SceneRecord:
     display: np.ndarray
     spp: int
     tone_map: str
+    renders: np.ndarray | None = None
+    render_seeds: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -174,6 +182,15 @@ class MetamerRecord:
         under another model without a renderer. May be empty (``K = 0``).
     info : dict
         Any further JSON-serialisable provenance (optimiser settings, stop reason, ...).
+    renders : numpy.ndarray, optional
+        ``(R, V, H, W, 3)`` uint8 independent display renders of the final scene; ``renders[0]``
+        equals ``display``. ``None`` when absent (schema 1.0) or not read (``images=False``).
+    render_seeds : list of int
+        The seed of each render (length R, distinct).
+    criterion : dict, optional
+        The numbers behind ``success`` (schema 1.1): ``oddity_pc``, ``oddity_pc_max``, ``null_p``,
+        ``null_alpha`` (floats) and ``beats_start`` (bool); then ``success`` must equal
+        :func:`stimuli.success.success_rule` of it. ``None`` for stores made before the rule.
 
     Notes
     -----
@@ -201,3 +218,6 @@ class MetamerRecord:
     tone_map: str
     null_display: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0, 3), np.uint8))
     info: dict[str, Any] = field(default_factory=dict)
+    renders: np.ndarray | None = None
+    render_seeds: list[int] = field(default_factory=list)
+    criterion: dict[str, Any] | None = None

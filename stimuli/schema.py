@@ -1,4 +1,4 @@
-"""The HDF5 layout of a stimulus set (schema version 1.0).
+"""The HDF5 layout of a stimulus set (schema version 1.1).
 
 The full field-by-field reference is ``docs/schema.md``. In short::
 
@@ -6,22 +6,25 @@ The full field-by-field reference is ``docs/schema.md``. In short::
                                   config_sha256, content_digest
     /models/<model_id>     attrs: name, source, weight_source, weight_sha256, layers,
                                   input_size, mean, std
-    /scenes/<scene_id>     attrs: description, views, spp, tone_map
+    /scenes/<scene_id>     attrs: description, views, spp, tone_map [, render_seeds]
                            hdr (V,H,W,3) float32, display (V,H,W,3) uint8,
+                           [renders (R,V,H,W,3) uint8, display == renders[0]]
                            params/<group>/<name> (numeric arrays)
     /metamers/<metamer_id> attrs: scene_id, model_id, layers, group, seed, steps, wall_time_s,
                                   converged, success, physical_distance, tone_map, info
+                                  [, render_seeds, criterion]
                            display (V,H,W,3) uint8, hdr (V,H,W,3) float32, loss (S,) float64,
-                           null_display (K,V,H,W,3) uint8,
+                           [renders (R,V,H,W,3) uint8], null_display (K,V,H,W,3) uint8,
                            initial_params/<group>/<name>, final_params/<group>/<name>,
                            similarity/<model_id>/{cosine,rel_l2} (V,L), {null_cosine,null_rel_l2} (K,L)
 
-Attributes holding lists or dicts are JSON text.
+Attributes holding lists or dicts are JSON text. Since 1.1 every group and dataset also carries a
+``sha256`` attribute (:mod:`stimuli.checksum`); ``[...]`` marks optional parts.
 
 Examples
 --------
 >>> SCHEMA_VERSION
-'1.0'
+'1.1'
 >>> check_id("scene_01", "scene id")
 'scene_01'
 """
@@ -32,8 +35,9 @@ import re
 
 from stimuli.errors import MRDError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SUPPORTED_MAJOR = 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 GROUPS = ("shape", "material", "lighting")
 
 ROOT_ATTRS = ("schema_version", "created", "suite_version", "config_text", "config_sha256", "content_digest")
@@ -45,7 +49,7 @@ METAMER_ATTRS = (
 )
 SIMILARITY_DATASETS = ("cosine", "rel_l2", "null_cosine", "null_rel_l2")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def check_id(value: str, what: str) -> str:
@@ -56,17 +60,46 @@ def check_id(value: str, what: str) -> str:
 
     Examples
     --------
+    >>> check_id("scene_01\\n", "scene id")  # the whole value must match: no trailing newline
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: scene id 'scene_01\\n' is not valid: use letters, digits, '_', '.', '-' (max 128, start with a letter or digit)
     >>> check_id("a/b", "metamer id")
     Traceback (most recent call last):
     ...
     stimuli.errors.MRDError: metamer id 'a/b' is not valid: use letters, digits, '_', '.', '-' (max 128, start with a letter or digit)
     """
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise MRDError(
             f"{what} {value!r} is not valid: use letters, digits, '_', '.', '-' "
             "(max 128, start with a letter or digit)"
         )
     return value
+
+
+def check_seed(value: object, what: str) -> int:
+    """Return ``value`` as an int if it is an integer that fits a signed 64-bit HDF5 attribute.
+
+    Booleans are not integers here. Raise :class:`MRDError` naming ``what`` otherwise.
+
+    Examples
+    --------
+    >>> check_seed(7, "metamer 'm0': seed")
+    7
+    >>> check_seed(2**70, "metamer 'm0': seed")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: metamer 'm0': seed = 1180591620717411303424 is out of range; expected an integer from -9223372036854775808 to 9223372036854775807
+    """
+    import numpy as np
+
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if not ok or not INT64_MIN <= int(value) <= INT64_MAX:
+        raise MRDError(
+            f"{what} = {value!r} is {'out of range' if ok else 'not an integer'}; "
+            f"expected an integer from {INT64_MIN} to {INT64_MAX}"
+        )
+    return int(value)
 
 
 def major_of(version: str) -> int:
@@ -81,3 +114,35 @@ def major_of(version: str) -> int:
         return int(str(version).split(".")[0])
     except ValueError as exc:
         raise MRDError(f"schema_version {version!r} is not of the form MAJOR.MINOR") from exc
+
+
+def check_schema_version(version: object, path: object, writing: bool = False) -> str:
+    """The one schema-version check: return the version, or raise :class:`MRDError`.
+
+    A missing version, a malformed one, or an unknown major version is refused, naming the file.
+
+    Examples
+    --------
+    >>> check_schema_version("1.0", "old.h5")
+    '1.0'
+    >>> check_schema_version("2.0", "new.h5")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: new.h5: schema_version '2.0' is not supported by this suite, which reads 1.x (writes 1.1); use a matching version of mrd-suite
+    """
+    if version is None:
+        raise MRDError(f"{path}: root attribute 'schema_version' is missing; not an MRD stimulus set")
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    version = str(version)
+    try:
+        major = major_of(version)
+    except MRDError as exc:
+        raise MRDError(f"{path}: {exc}") from None
+    if major != SUPPORTED_MAJOR:
+        verb = "cannot be written" if writing else "is not supported"
+        raise MRDError(
+            f"{path}: schema_version {version!r} {verb} by this suite, which reads "
+            f"{SUPPORTED_MAJOR}.x (writes {SCHEMA_VERSION}); use a matching version of mrd-suite"
+        )
+    return version

@@ -14,7 +14,14 @@ unreadable. The writer therefore never modifies the store in place:
 After a crash at any point ``SET.h5`` is the last complete store (it validates and holds only
 complete units) and the journal holds complete units not yet merged. Opening a writer again
 removes temporary files, merges the journal (skipping units already present) and carries on, so
-re-running ``mrd generate`` resumes. Only one writer may hold a store at a time (a lock file).
+re-running ``mrd generate`` resumes. Only one writer may hold a store at a time (a lock file,
+removed again when the writer closes).
+
+A write that fails for lack of space (checked before writing, and ``ENOSPC`` while writing) raises
+:class:`MRDError` saying how much is needed, removes its temporary file and leaves the last
+complete store (and the journal's complete units) as they were. A unit is built in memory and
+written with plain ``os.write`` calls, so a full disk is an ordinary error there, never a crash inside
+HDF5. A store created by a writer that then fails before any unit was added is removed again.
 
 Examples
 --------
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import os
 import shutil
 import time
@@ -40,18 +48,21 @@ from pathlib import Path
 from types import TracebackType
 
 import h5py
-import numpy as np
 
 from stimuli import h5io
+from stimuli.checks import check_metamer, check_scene, check_similarity
+from stimuli.checksum import stamp_group
 from stimuli.digest import content_digest
 from stimuli.errors import MRDError
-from stimuli.fsutil import fsync_dir, fsync_file
+from stimuli.fsutil import free_bytes, fsync_dir, fsync_file, mib, space_error, write_new_file
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
-from stimuli.schema import GROUPS, SCHEMA_VERSION, SUPPORTED_MAJOR, check_id, major_of
+from stimuli.schema import GROUPS, SCHEMA_VERSION, check_id, check_schema_version
 from stimuli.version import suite_version
 
 KIND_ORDER = {"model": 0, "scene": 1, "metamer": 2, "similarity": 3}
 _PLURAL = {"model": "models", "scene": "scenes", "metamer": "metamers"}
+SPACE_MARGIN = 4 << 20
+"""Bytes kept free beyond what a write needs (HDF5 metadata, the folder entry)."""
 
 
 def sha256_text(text: str) -> str:
@@ -99,6 +110,8 @@ class StoreWriter:
     >>> path = os.path.join(tempfile.mkdtemp(), "set.h5")
     >>> w = StoreWriter(path, config_text="x = 1")
     >>> w.close()
+    >>> sorted(os.listdir(os.path.dirname(path)))  # no journal and no lock file left
+    ['set.h5']
     """
 
     def __init__(
@@ -110,19 +123,42 @@ class StoreWriter:
     ) -> None:
         self.path = Path(path)
         self.journal = journal_dir(self.path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.merge_every = max(1, int(merge_every))
         self.merge_seconds = float(merge_seconds)
-        self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            raise MRDError(f"{self.path}: another process is writing this stimulus set") from None
+        self._created = False
+        self._added = 0
+        self._journal_made = False
+        self._units: list[Path] = []
+        self._made_dirs = [d for d in [*self.path.parent.parents][::-1] + [self.path.parent] if not d.exists()]
+        if self._made_dirs and config_text is None:
+            raise MRDError(f"{self.path}: no such stimulus set (its folder does not exist)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock()
         try:
             self._open(config_text)
         except BaseException:
+            self._discard_if_empty()
             self._release()
+            self._remove_made_dirs()
             raise
+
+    def _lock(self) -> io.TextIOWrapper:
+        for _ in range(20):
+            fh = open(self.lock_path, "a")  # noqa: SIM115
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise MRDError(f"{self.path}: another process is writing this stimulus set") from None
+            try:  # the previous holder may have removed the file between our open and our lock
+                same = os.stat(self.lock_path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fh
+            fh.close()
+        raise MRDError(f"{self.lock_path}: could not take the lock (the file keeps being replaced)")
 
     # -- opening -----------------------------------------------------------------------------
     def _open(self, config_text: str | None) -> None:
@@ -132,18 +168,25 @@ class StoreWriter:
             self._create(config_text)
         else:
             self._check_existing(config_text)
-        self.journal.mkdir(exist_ok=True)
+        if not self.journal.exists():
+            self.journal.mkdir()
+            self._journal_made = True
         for stale in list(self.journal.glob("*.tmp")) + [self.path.with_name(self.path.name + ".merge.tmp")]:
             stale.unlink(missing_ok=True)
         with h5py.File(self.path, "r") as f:
             self._stored = {k: set(f[p].keys()) for k, p in _PLURAL.items()}
         self._pending: dict[str, set[str]] = {k: set() for k in _PLURAL}
-        self._units: list[Path] = []
         self._seq = 0
         for unit in sorted(self.journal.glob("*.h5")):
-            self._seq = max(self._seq, int(unit.name.split("-")[0]))
-            with h5py.File(unit, "r") as uf:
-                kind, uid = str(uf.attrs["kind"]), str(uf.attrs["unit_id"])
+            try:
+                seq = int(unit.name.split("-")[0])
+                with h5py.File(unit, "r") as uf:
+                    kind, uid = str(uf.attrs["kind"]), str(uf.attrs["unit_id"])
+            except (OSError, KeyError, ValueError) as exc:
+                raise MRDError(
+                    f"{unit}: journal unit cannot be read ({exc}); move it out of {self.journal} to resume"
+                ) from None
+            self._seq = max(self._seq, seq)
             if kind in self._pending:
                 self._pending[kind].add(uid)
             self._units.append(unit)
@@ -152,20 +195,28 @@ class StoreWriter:
             self.flush()
 
     def _create(self, config_text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".create.tmp")
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-            f.attrs["suite_version"] = suite_version()
-            f.attrs["config_text"] = config_text
-            f.attrs["config_sha256"] = sha256_text(config_text)
-            for group in _PLURAL.values():
-                f.create_group(group)
-            f.attrs["content_digest"] = content_digest(f)
-        fsync_file(tmp)
+        try:
+            self._need(len(config_text.encode("utf-8")), "create the store")
+            bio = io.BytesIO()
+            with h5py.File(bio, "w") as f:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+                f.attrs["suite_version"] = suite_version()
+                f.attrs["config_text"] = config_text
+                f.attrs["config_sha256"] = sha256_text(config_text)
+                for group in _PLURAL.values():
+                    stamp_group(f.create_group(group))
+                f.attrs["content_digest"] = content_digest(f)
+                stamp_group(f)
+            tmp.unlink(missing_ok=True)
+            write_new_file(tmp, bio.getvalue())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise space_error(exc, self.path, "creating the store") from None
         os.replace(tmp, self.path)
         fsync_dir(self.path.parent)
+        self._created = True
 
     def _check_existing(self, config_text: str | None) -> None:
         try:
@@ -173,18 +224,23 @@ class StoreWriter:
         except OSError as exc:
             raise MRDError(f"{self.path}: not a readable HDF5 stimulus set ({exc})") from exc
         with f:
-            version = f.attrs.get("schema_version")
-            if version is None or major_of(str(version)) != SUPPORTED_MAJOR:
-                raise MRDError(
-                    f"{self.path}: schema_version {version!r} cannot be written by this suite "
-                    f"(writes {SCHEMA_VERSION})"
-                )
+            check_schema_version(f.attrs.get("schema_version"), self.path, writing=True)
             if config_text is not None and f.attrs["config_sha256"] != sha256_text(config_text):
                 raise MRDError(
                     f"{self.path}: was made from a different config (stored sha256 "
                     f"{f.attrs['config_sha256'][:12]}..., given {sha256_text(config_text)[:12]}...); "
                     "write to a new --out file, or restore the original config to resume"
                 )
+
+    def _need(self, n_bytes: int, doing: str) -> None:
+        need = int(n_bytes * 1.05) + SPACE_MARGIN
+        free = free_bytes(self.path.parent)
+        if free < need:
+            raise MRDError(
+                f"{self.path.parent}: not enough free space to {doing} for {self.path.name}: needs about "
+                f"{mib(need)}, {mib(free)} free. Nothing was written; {self.path.name} is the last complete "
+                "store. Free some space and re-run the same command to carry on"
+            )
 
     # -- queries -------------------------------------------------------------------------------
     def _has(self, kind: str, uid: str) -> bool:
@@ -212,7 +268,7 @@ class StoreWriter:
     def add_scene(self, rec: SceneRecord) -> None:
         """Add a target scene (durable on return). Adding an existing id is a no-op."""
         check_id(rec.scene_id, "scene id")
-        _check_images(rec.display, rec.hdr, f"scene {rec.scene_id!r}")
+        check_scene(rec)
         if not self.has_scene(rec.scene_id):
             self._write_unit("scene", rec.scene_id, lambda g: h5io.write_scene(g, rec))
 
@@ -228,9 +284,7 @@ class StoreWriter:
             raise MRDError(f"{what}: group {rec.group!r} is not one of {', '.join(GROUPS)}")
         if rec.model_id not in rec.similarity:
             raise MRDError(f"{what}: similarity under its own model {rec.model_id!r} is missing")
-        _check_images(rec.display, rec.hdr, what)
-        for mid, sim in rec.similarity.items():
-            _check_similarity(sim, rec.display.shape[0], f"{what}, similarity {mid!r}")
+        check_metamer(rec)
         if not self.has_metamer(rec.metamer_id):
             self._write_unit("metamer", rec.metamer_id, lambda g: h5io.write_metamer(g, rec))
 
@@ -240,24 +294,32 @@ class StoreWriter:
             raise MRDError(f"{self.path}: metamer {metamer_id!r} is not in the store")
         if not self.has_model(model_id):
             raise MRDError(f"{self.path}: model {model_id!r} is not in the store; add the model first")
-        _check_similarity(sim, sim.cosine.shape[0], f"metamer {metamer_id!r}, similarity {model_id!r}")
+        check_similarity(sim, sim.cosine.shape[0], f"metamer {metamer_id!r}, similarity {model_id!r}")
         self._write_unit(
             "similarity", f"{metamer_id}/{model_id}", lambda g: h5io.write_similarity(g, sim),
             metamer_id=metamer_id, model_id=model_id,
         )
 
     def _write_unit(self, kind: str, uid: str, fill: Callable[[h5py.Group], None], **attrs: str) -> None:
-        self._seq += 1
-        final = self.journal / f"{self._seq:08d}-{kind}.h5"
-        tmp = final.with_name(final.name + ".tmp")
-        with h5py.File(tmp, "w") as uf:
+        bio = io.BytesIO()  # built in memory: the disk only sees plain writes of finished bytes
+        with h5py.File(bio, "w") as uf:
             uf.attrs["kind"], uf.attrs["unit_id"] = kind, uid
             for key, value in attrs.items():
                 uf.attrs[key] = value
             fill(uf.create_group("unit"))
-        fsync_file(tmp)
+        data = bio.getbuffer()
+        self._need(len(data), f"write {kind} {uid!r}")
+        self._seq += 1
+        final = self.journal / f"{self._seq:08d}-{kind}.h5"
+        tmp = final.with_name(final.name + ".tmp")
+        try:
+            write_new_file(tmp, data)
+        except OSError as exc:
+            self._seq -= 1
+            raise space_error(exc, self.path, f"writing {kind} {uid!r}") from None
         os.replace(tmp, final)
         fsync_dir(self.journal)
+        self._added += 1
         if kind in self._pending:
             self._pending[kind].add(uid)
         self._units.append(final)
@@ -271,14 +333,25 @@ class StoreWriter:
         if not self._units:
             return
         tmp = self.path.with_name(self.path.name + ".merge.tmp")
-        shutil.copyfile(self.path, tmp)
         units = sorted(self._units, key=lambda u: (KIND_ORDER[u.name.split("-")[1][:-3]], u.name))
-        with h5py.File(tmp, "a") as f:
-            for unit in units:
-                with h5py.File(unit, "r") as uf:
-                    _merge_unit(f, uf)
-            f.attrs["content_digest"] = content_digest(f)
-        fsync_file(tmp)
+        self._need(self.path.stat().st_size + sum(u.stat().st_size for u in units), "merge the journal")
+        try:
+            shutil.copyfile(self.path, tmp)
+            with h5py.File(tmp, "a") as f:
+                touched = set()
+                for unit in units:
+                    with h5py.File(unit, "r") as uf:
+                        touched.add(_merge_unit(f, uf))
+                for name in sorted(touched):
+                    stamp_group(f[name])
+                f.attrs["content_digest"] = content_digest(f)
+                stamp_group(f)
+            fsync_file(tmp)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise space_error(exc, self.path, f"merging {len(units)} journal units") from None
+            raise
         os.replace(tmp, self.path)
         fsync_dir(self.path.parent)
         for unit in units:
@@ -290,7 +363,7 @@ class StoreWriter:
         self._last_merge = time.monotonic()
 
     def close(self) -> None:
-        """Merge what is pending and release the store."""
+        """Merge what is pending and release the store (the journal folder and lock file go)."""
         try:
             self.flush()
             if self.journal.exists() and not any(self.journal.iterdir()):
@@ -298,8 +371,26 @@ class StoreWriter:
         finally:
             self._release()
 
+    def _discard_if_empty(self) -> None:
+        """Remove what this writer created when it added nothing: a refused run leaves no files."""
+        if self._journal_made and self.journal.exists() and not any(self.journal.iterdir()):
+            self.journal.rmdir()
+        if self._created and self._added == 0:
+            self.path.unlink(missing_ok=True)
+
+    def _remove_made_dirs(self) -> None:
+        if self._created and self._added == 0:
+            for d in self._made_dirs[::-1]:
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+
     def _release(self) -> None:
         if not self._lock_file.closed:
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_file.fileno()).st_ino:
+                    self.lock_path.unlink()
+            except FileNotFoundError:
+                pass
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
 
@@ -307,10 +398,21 @@ class StoreWriter:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        if et is None:
+            self.close()
+            return
+        try:  # keep finished work; the original error is what the caller needs to see
+            self.flush()
+        except Exception:  # noqa: S110 - the journal keeps the units; the next writer merges them
+            pass
+        finally:
+            self._discard_if_empty()
+            self._release()
+            self._remove_made_dirs()
 
 
-def _merge_unit(f: h5py.File, uf: h5py.File) -> None:
+def _merge_unit(f: h5py.File, uf: h5py.File) -> str:
+    """Copy one journal unit into the open store; return the folder whose members changed."""
     kind, uid = str(uf.attrs["kind"]), str(uf.attrs["unit_id"])
     if kind == "similarity":
         mid, model_id = str(uf.attrs["metamer_id"]), str(uf.attrs["model_id"])
@@ -318,26 +420,8 @@ def _merge_unit(f: h5py.File, uf: h5py.File) -> None:
         if model_id in sims:
             del sims[model_id]
         uf.copy(uf["unit"], sims, name=model_id)
-        return
+        return sims.name
     dest = f[_PLURAL[kind]]
     if uid not in dest:
         uf.copy(uf["unit"], dest, name=uid)
-
-
-def _check_images(display: np.ndarray, hdr: np.ndarray, what: str) -> None:
-    if display.ndim != 4 or display.shape[-1] != 3 or display.dtype != np.uint8:
-        raise MRDError(f"{what}: display must be uint8 (V, H, W, 3), got {display.dtype} {display.shape}")
-    if hdr.shape != display.shape:
-        raise MRDError(f"{what}: hdr shape {hdr.shape} differs from display shape {display.shape}")
-
-
-def _check_similarity(sim: Similarity, n_views: int, what: str) -> None:
-    n_layers = len(sim.layers)
-    for name in ("cosine", "rel_l2"):
-        arr = np.asarray(getattr(sim, name))
-        if arr.shape != (n_views, n_layers):
-            raise MRDError(f"{what}: {name} must have shape (views, layers) = {(n_views, n_layers)}, got {arr.shape}")
-    for name in ("null_cosine", "null_rel_l2"):
-        arr = np.asarray(getattr(sim, name))
-        if arr.ndim != 2 or arr.shape[1] != n_layers:
-            raise MRDError(f"{what}: {name} must have shape (K, layers={n_layers}), got {arr.shape}")
+    return dest.name

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mrd.cli import main
+from stimuli.schema import SCHEMA_VERSION
 from stimuli.testing import write_synthetic_store
 from stimuli.validate import validate_store
 
@@ -126,7 +127,7 @@ def test_inspect_text_json_and_export(pristine, tmp_path, capsys):
     assert "scene0-m1" in text and "content digest" in text
     assert main(["inspect", str(pristine), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["schema_version"] == "1.0" and len(summary["content_digest"]) == 64
+    assert summary["schema_version"] == SCHEMA_VERSION and len(summary["content_digest"]) == 64
     assert {m["id"] for m in summary["metamers"]} == {f"scene{s}-m{k}" for s in range(2) for k in range(3)}
     first = summary["metamers"][0]
     assert {"id", "scene", "model", "group", "success", "similarity"} <= set(first)
