@@ -1,10 +1,11 @@
 """Shared set-up of the generator benchmarks: one scene, one model, one group, ready to step.
 
 Every benchmark builds its work from the shipped generator modules (:mod:`mrd.render`,
-:mod:`mrd.groups`, :mod:`mrd.optimize`, :mod:`mrd.models`), so it measures the code that
-``mrd generate`` runs, and records where and how it ran (:func:`machine_info`) next to the numbers
-(:func:`write_results`: ``benchmarks/results/NAME.json`` and ``NAME.md``, each with the command
-that made it).
+:mod:`mrd.groups`, :mod:`mrd.synthesis`, :mod:`mrd.models`): whole metamers through
+:class:`mrd.synthesis.metamer.Metamer`, the parts of a step through :func:`make_setup`, every seed
+from :class:`mrd.synthesis.seeds.Seeds`; so it measures the code that ``mrd generate`` runs. It
+records where and how it ran (:func:`machine_info`) next to the numbers (:func:`write_results`:
+``benchmarks/results/NAME.json`` and ``NAME.md``, each with the command that made it).
 
 Examples
 --------
@@ -31,7 +32,8 @@ if str(ROOT) not in sys.path:
 
 import mrd  # noqa: E402,F401  (libLLVM for Dr.Jit before drjit is imported)
 
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = Path(os.environ.get("MRD_BENCH_RESULTS", ROOT / "benchmarks" / "results"))
+"""Where results go: ``benchmarks/results``, or ``$MRD_BENCH_RESULTS`` (a trial run that must not replace them)."""
 DEMO = ROOT / "stimuli" / "sets" / "demo.toml"
 PILOT = ROOT / "stimuli" / "sets" / "pilot.toml"
 
@@ -63,7 +65,11 @@ class Case:
 
 @dataclass
 class Setup:
-    """Everything one optimisation of one case needs (built by :func:`make_setup`)."""
+    """Everything one optimisation of one case needs (built by :func:`make_setup`).
+
+    ``group`` is the varied group's parametrisation (:class:`mrd.groups.base.GroupParam`);
+    ``seeds`` the job's :class:`mrd.synthesis.seeds.Seeds` (every render seed derives from it).
+    """
 
     case: Case
     renderer: Any
@@ -73,6 +79,7 @@ class Setup:
     target_params: dict[str, Any]
     start: dict[str, Any]
     lr: float
+    seeds: Any
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,14 +88,14 @@ _MODELS: dict[str, Any] = {}
 
 def bench_variant() -> str:
     """Make the benchmarks' Mitsuba variant active: ``$MRD_BENCH_VARIANT``, else ``llvm_ad_rgb``."""
-    from mrd.variant import use_variant
+    from mrd.render.variant import use_variant
 
     return use_variant(os.environ.get("MRD_BENCH_VARIANT", "llvm_ad_rgb"))
 
 
 def bench_device() -> str:
     """Torch device matching :func:`bench_variant` (``cuda`` for ``cuda_ad_rgb``)."""
-    from mrd.variant import torch_device_for
+    from mrd.render.variant import torch_device_for
 
     return torch_device_for(bench_variant())
 
@@ -113,37 +120,43 @@ def demo_config(path: Path = DEMO) -> Any:
 
 
 def make_setup(case: Case, *, scene_id: str = "blob_red", seed: int = 0, device: str | None = None,
-               target_renders: int = 2) -> Setup:
+               target_renders: int = 2, remesh_every: int = 0) -> Setup:
     """Renderer, model, group parametrisation and objective of one case on a demo scene.
 
-    The demo config's scene, start rule (prior draw for material, icosphere for shape), prior and
-    learning rates are used; resolution, spp, views and model come from ``case``. The renderer is
-    left holding the start values of the varied group.
+    The parts :meth:`mrd.synthesis.metamer.Metamer.setup` builds, taken one by one so that a
+    benchmark can time them: the demo config's scene, start rule (prior draw for material,
+    icosphere for shape), prior and learning rates are used; resolution, spp, views and model come
+    from ``case``, ``target_renders`` and ``remesh_every`` (shape); every seed comes from the job's
+    :class:`mrd.synthesis.seeds.Seeds` (``seed`` is the job seed; the optimisation's render seed is
+    ``Setup.seeds.render``). The renderer is left holding the start values of the varied group.
     """
     import numpy as np
 
-    from mrd.groups import make_group
-    from mrd.null import start_values
-    from mrd.optimize import Objective, mean_features
-    from mrd.render import Renderer
-    from mrd.scene import layout_for, target_params
+    from mrd.groups import get_group, renderer_for, target_params
+    from mrd.synthesis.objective import Objective, mean_features
+    from mrd.synthesis.seeds import Seeds
+    from mrd.synthesis.target import layout_for
+
     bench_variant()
     cfg = demo_config()
     render = cfg.render.model_copy(update={"resolution": case.resolution, "spp": case.spp, "views": case.views})
+    cfg = cfg.model_copy(update={"render": render, "optimize": cfg.optimize.model_copy(
+        update={"target_renders": target_renders, "remesh_every": remesh_every})})
     spec = cfg.scene(scene_id)
     params = target_params(spec, cfg.resolve)
-    renderer = Renderer(layout_for(spec, render), params)
+    renderer = renderer_for(layout_for(spec, render), params)
     model = load_bench_model(case.model, device)
+    seeds = Seeds(cfg.seed, scene_id, case.group, model.record.model_id, seed)
     job = next(j for j in cfg.jobs() if j.group == case.group and j.scene == scene_id)
-    start = start_values(case.group, cfg.prior, params, np.random.default_rng(seed), job.start, resolve=cfg.resolve)
-    o = cfg.optimize
-    group = make_group(case.group, start, vary_material=o.vary_material, vary_lighting=o.vary_lighting,
-                       lambda_=o.largesteps_lambda)
-    target = mean_features(renderer, model, spp=case.spp, seed=seed + 1_000_003, integrator=group.integrator,
-                           exposure=render.exposure, n=target_renders)
-    objective = Objective(model, target, kind=o.distance, exposure=render.exposure)
+    group = get_group(case.group)
+    explicit = getattr(job.start, case.group, job.start) if job.start is not None else None
+    start = group.start_values(cfg, params[case.group], np.random.default_rng(seeds.start), explicit, cfg.resolve)
+    param = group.parametrise(start, cfg, params)
+    target = mean_features(renderer, model, spp=case.spp, seed=seeds.target_features, integrator=param.integrator,
+                           exposure=render.exposure, n=cfg.optimize.target_renders)
+    objective = Objective(model, target, kind=cfg.optimize.distance, exposure=render.exposure)
     renderer.set_params({case.group: start}, (case.group,))
-    return Setup(case, renderer, model, group, objective, params, start, getattr(o.lr, case.group))
+    return Setup(case, renderer, model, param, objective, params, start, group.learning_rate(cfg), seeds)
 
 
 def sync() -> None:

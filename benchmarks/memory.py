@@ -1,6 +1,6 @@
 """Benchmark: resident memory of the optimisation loop over many steps (target: growth under 2 %).
 
-The shipped loop (:func:`mrd.optimize.optimize`) runs for ``--steps`` steps per case; every
+The shipped loop (:func:`mrd.synthesis.optimize.optimize`) runs for ``--steps`` steps per case; every
 ``--every`` steps the process's resident set size (RSS, from ``/proc`` through psutil), the number
 of live Dr.Jit JIT variables and AD variables (``dr.whos``, ``dr.whos_ad``), and Python's traced
 allocations (tracemalloc, ``--trace``) are sampled. **Growth** is the RSS change from the end of the
@@ -9,13 +9,13 @@ to the RSS at the end of the warm-up. Growth of the variable counts shows a Dr.J
 accumulation even where RSS hides it (allocator caches).
 
 A further case runs many whole metamer jobs (optimisation, display renders, scoring, null
-references) in one :class:`mrd.generate.Generator`, as ``mrd generate`` does for a whole set, and
+references) in one :class:`mrd.synthesis.generate.Generator`, as ``mrd generate`` does for a whole set, and
 samples RSS after each job (``--jobs``).
 
 Cases: ``material`` (prb, every material value varied) and ``shape`` (direct_projective +
 LargeSteps), with the demo config's scene. The full run uses the default model (mobilenetv2_100) at
 the demo settings (64 px, 8 spp, 2 views, 1000 steps); ``--quick`` uses a tiny user-module model
-(``mrd.testing_models:mean_luminance``: the same Dr.Jit <-> torch exchange, almost no model time)
+(``mrd.models.testing:mean_luminance``: the same Dr.Jit <-> torch exchange, almost no model time)
 at 32 px, 4 spp, so 1000 steps take about a minute.
 
 Run::
@@ -50,7 +50,7 @@ from _common import (  # noqa: E402
 )
 
 TARGET_GROWTH = 0.02
-MODEL_SPECS.setdefault("mean_luminance", {"name": "mrd.testing_models:mean_luminance", "layers": ["luminance"],
+MODEL_SPECS.setdefault("mean_luminance", {"name": "mrd.models.testing:mean_luminance", "layers": ["luminance"],
                                           "weights": "default"})
 
 
@@ -80,9 +80,10 @@ def run_case(case: Case, steps: int, every: int, warmup: int, trace: bool, remes
     """Step the loop and sample memory; returns the samples and the growth."""
     import drjit as dr
 
-    from mrd.optimize import StopRule, optimize
+    from mrd.synthesis.optimize import optimize
+    from mrd.synthesis.stop import StopRule
 
-    s = make_setup(case)
+    s = make_setup(case, remesh_every=remesh_every)
     samples: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     if trace:
@@ -102,8 +103,8 @@ def run_case(case: Case, steps: int, every: int, warmup: int, trace: bool, remes
 
     sample(0)
     snap = None
-    res = optimize(s.renderer, s.group, s.objective, lr=s.lr, spp=case.spp, seed=7, rule=StopRule(steps=steps),
-                   remesh_every=remesh_every, on_step=on_step)
+    res = optimize(s.renderer, s.group, s.objective, lr=s.lr, spp=case.spp, seed=s.seeds.render,
+                   rule=StopRule(steps=steps), on_step=on_step)
     if trace:
         snap = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -128,8 +129,8 @@ def run_jobs(n_jobs: int, model: str, res: int, steps: int) -> dict[str, Any]:
     import drjit as dr
 
     from mrd.config import Job
-    from mrd.generate import Generator
     from mrd.models import ModelSpec
+    from mrd.synthesis.generate import Generator
 
     bench_variant()
     cfg = demo_config()
@@ -142,11 +143,11 @@ def run_jobs(n_jobs: int, model: str, res: int, steps: int) -> dict[str, Any]:
     jobs = [Job(j.scene, j.group, spec.model_id, k, j.start) for k in range(n_jobs) for j in base][:n_jobs]
     gen = Generator(cfg, bench_device(), progress=False)
     for sid in sorted({j.scene for j in jobs}):
-        gen.scene(sid)
+        gen.target(sid)
     t0 = time.perf_counter()
     samples = []
     for i, job in enumerate(jobs):
-        gen.metamer(job)
+        gen.make(job)
         gc.collect()
         samples.append({"job": i + 1, "metamer": job.metamer_id, "rss_mb": _rss() / 2**20,
                         "jit_vars": _count_lines(dr.whos(True)), "t_s": time.perf_counter() - t0})

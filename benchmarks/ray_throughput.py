@@ -1,6 +1,6 @@
 """Benchmark: metamer throughput of ``mrd generate`` locally and on Ray with 1 and 2 workers.
 
-Each setting makes a fresh store from the same config with :func:`mrd.generate.generate`
+Each setting makes a fresh store from the same config with :func:`mrd.synthesis.generate.generate`
 (``executor="local"``, then ``"ray"`` with ``workers=1`` and ``workers=2`` on a local Ray instance
 that owns every core of this machine) and records the wall time of the whole run (model loading,
 target renders and worker start-up included) and of the metamer phase alone (from the first job
@@ -63,8 +63,8 @@ class _Clock:
 
 def run_setting(config: Path, folder: Path, executor: str, workers: int | None) -> dict[str, Any]:
     """One fresh ``generate`` run; its times."""
-    import mrd.executor as ex
-    from mrd.generate import generate
+    import mrd.synthesis.executor as ex
+    from mrd.synthesis.generate import generate
 
     clocks: list[_Clock] = []
     original = ex.make_executor

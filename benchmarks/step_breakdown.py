@@ -2,8 +2,8 @@
 
 For each case (group x resolution x spp x model) the script
 
-1. times the **step**: the body of the shipped loop, :func:`mrd.optimize.optimize` (parametrisation,
-   ``params.update()``, ``render_views``, the :class:`mrd.optimize.Objective` through ``dr.wrap``,
+1. times the **step**: the body of the shipped loop, :func:`mrd.synthesis.optimize.optimize` (parametrisation,
+   ``params.update()``, ``render_views``, the :class:`mrd.synthesis.objective.Objective` through ``dr.wrap``,
    ``dr.backward``, Adam, the loss read-back), and, as a cross-check, a few steps of
    ``optimize()`` itself;
 2. times the parts of a step *in isolation*, in the same process, interleaved with the steps
@@ -66,14 +66,16 @@ def quick_grid() -> list[Case]:
 
 # -- the step and its parts ------------------------------------------------------------------
 def time_optimize(s: Setup, steps: int, warmup: int) -> float:
-    """Median step time of the shipped loop, :func:`mrd.optimize.optimize` (after ``warmup`` steps)."""
+    """Median step time of the shipped loop, :func:`mrd.synthesis.optimize.optimize` (after ``warmup`` steps)."""
     import numpy as np
 
-    from mrd.optimize import StopRule, optimize
+    from mrd.synthesis.optimize import optimize
+    from mrd.synthesis.stop import StopRule
 
     stamps: list[float] = []
     t0 = time.perf_counter()
-    optimize(s.renderer, s.group, s.objective, lr=s.lr, spp=s.case.spp, seed=11, rule=StopRule(steps=warmup + steps),
+    optimize(s.renderer, s.group, s.objective, lr=s.lr, spp=s.case.spp, seed=s.seeds.render,
+             rule=StopRule(steps=warmup + steps),
              on_step=lambda *_: stamps.append(time.perf_counter()))
     d = np.diff([t0, *stamps])
     s.renderer.set_params({s.case.group: s.start}, (s.case.group,))
@@ -81,7 +83,7 @@ def time_optimize(s: Setup, steps: int, warmup: int) -> float:
 
 
 class StepBench:
-    """One case's step (the body of :func:`mrd.optimize.optimize`'s loop) and its parts in isolation.
+    """One case's step (the body of :func:`mrd.synthesis.optimize.optimize`'s loop) and its parts in isolation.
 
     Each method runs one sample and returns ``{name: seconds}``; :func:`measure` interleaves them so
     that every quantity is sampled under the same machine load.
@@ -118,7 +120,7 @@ class StepBench:
         t0 = time.perf_counter()
         s.group.apply(self.opt, s.renderer)
         s.renderer.update()
-        images = s.renderer.render_views(s.case.spp, 11 + self.n * s.renderer.n_views, s.group.integrator)
+        images = s.renderer.render_views(s.case.spp, s.seeds.render + self.n * s.renderer.n_views, s.group.integrator)
         loss = s.objective(images)
         dr.backward(loss)
         self.opt.step()
@@ -132,21 +134,24 @@ class StepBench:
         s, dr, mi = self.s, self.dr, self.mi
         vals = s.group.values(self.opt)
         if s.case.group == "shape":
+            from mrd.groups.shape import KEYS
+
             v = mi.Float(vals["vertices"].astype("float32").ravel())
             dr.enable_grad(v)
-            s.renderer.write("shape", "vertices", v)
+            s.renderer.write(KEYS["vertices"], v)
         else:
-            from mrd.render import to_drjit
+            from mrd.groups.material import material_key
+            from mrd.render.renderer import to_drjit
 
             for k in s.group.vary:
                 v = to_drjit(vals[k])
                 dr.enable_grad(v)
-                s.renderer.write(s.case.group, k, v)
+                s.renderer.write(material_key(s.renderer.layout, k), v)
         s.renderer.update()
         sync()
         self.n += 1
         t0 = time.perf_counter()
-        imgs = s.renderer.render_views(s.case.spp, 11 + self.n * s.renderer.n_views, s.group.integrator)
+        imgs = s.renderer.render_views(s.case.spp, s.seeds.render + self.n * s.renderer.n_views, s.group.integrator)
         dr.eval(imgs)
         sync()
         t1 = time.perf_counter()
@@ -163,8 +168,8 @@ class StepBench:
 
     def model(self) -> dict[str, float]:
         """Tone map + features + distance forward, and its backward to the images."""
-        from mrd.similarity import activation_distance
-        from mrd.tonemap import tonemap_torch
+        from mrd.render.tonemap import tonemap_torch
+        from mrd.synthesis.similarity import activation_distance
 
         s = self.s
         sync()
@@ -183,7 +188,7 @@ class StepBench:
 
     def other(self) -> dict[str, float]:
         """Parametrisation forward/backward, the Dr.Jit <-> torch exchange, the monitor, Adam."""
-        from mrd.similarity import layer_similarity
+        from mrd.synthesis.similarity import layer_similarity
 
         s, dr, mi, torch = self.s, self.dr, self.mi, self.torch
         lat = self.latents

@@ -4,7 +4,7 @@ Dr.Jit and torch each run their own pool of worker threads, one per core. torch'
 spin-wait at barriers by default; when another process holds a core, a parallel region waits for a
 descheduled thread, and on 2 cores a step of the generator was measured 3-15x slower. This script
 times the optimisation step (material, 64 px, 8 spp, 2 views, the default model; the body of
-:func:`mrd.optimize.optimize`) in fresh processes under three settings:
+:func:`mrd.synthesis.optimize.optimize`) in fresh processes under three settings:
 
 * ``default``: nothing set (libgomp spins, then sleeps);
 * ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep at once);

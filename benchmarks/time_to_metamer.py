@@ -1,16 +1,20 @@
 """Benchmark: steps and seconds to a successful metamer under different optimisation settings.
 
-Each metamer job of a config is optimised the way :meth:`mrd.generate.Generator.metamer` does it
-(same start draw, objective target of noisy renders, null reference at the optimisation settings,
-seeds), with the generator's stop rule: the mean step similarity of the last 5 steps has gone
-``success_fraction`` of the way from the null maximum to the noise ceiling (the similarity of
-fresh target renders at the optimisation spp; :class:`mrd.optimize.StopRule`). Reported per run:
+Each metamer job of a config is made by a :class:`mrd.synthesis.metamer.Metamer`, as
+:meth:`mrd.synthesis.generate.Generator.metamer` makes it (same start draw, objective target of
+noisy renders, null reference at the optimisation settings, seeds from
+:class:`mrd.synthesis.seeds.Seeds`), with the generator's success criterion as the stop rule: the
+mean step similarity of the last 5 steps has gone ``success_fraction`` of the way from the null
+maximum to the noise ceiling (the similarity of fresh target renders at the optimisation spp;
+:class:`mrd.synthesis.stop.StopRule`; no convergence window). Each stage of a coarse-to-fine setting
+is its own metamer (at that stage's size and spp) starting from the previous stage's result.
+Reported per run:
 
 * **steps** and **seconds** to that criterion (seconds include building the objective target and the
   null reference of every stage; not the final display render and scoring, which every setting
   pays alike); a run that never meets it counts its whole budget and is a failure;
 * **display success**: the generator's own verdict on the result (the display render scored
-  against the target's display under the null reference, :func:`mrd.similarity.score_images`).
+  against the target's display under the null reference, :func:`mrd.synthesis.similarity.score_images`).
 
 Settings compared (each applied to the config's own values):
 
@@ -86,8 +90,31 @@ QUICK = ("shipped", "lr x2")
 
 @dataclass
 class _Ctx:
+    """What every run shares: the generator (models, full-size targets), coarse targets, null renders."""
+
     gen: Any
-    renderers: dict[tuple[str, int], Any] = field(default_factory=dict)
+    targets: dict[tuple[str, int], Any] = field(default_factory=dict)
+    nulls: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+class _StartAt:
+    """The varied group, starting at given values: a later stage goes on from the earlier one's result.
+
+    :meth:`mrd.synthesis.metamer.Metamer.setup` takes config-style explicit starts only (a shape
+    start is a mesh spec), so the hand-off between stages swaps the metamer's group for this view
+    of it; everything but :meth:`start_values` is the group's own.
+    """
+
+    def __init__(self, group: Any, values: dict[str, Any]) -> None:
+        self._group, self._values = group, values
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._group, name)
+
+    def start_values(self, cfg: Any, target: Any, rng: Any, explicit: Any = None, resolve: Any = Path) -> Any:
+        from mrd.groups.base import copy_values
+
+        return copy_values(self._values)
 
 
 def load(path: Path, pilot: bool, steps: int | None, resolution: int | None = None) -> Any:
@@ -112,97 +139,108 @@ def load(path: Path, pilot: bool, steps: int | None, resolution: int | None = No
     return cfg
 
 
-def _renderer(ctx: _Ctx, scene_id: str, res: int) -> Any:
-    from mrd.render import Renderer
-    from mrd.scene import layout_for
+def stage_config(cfg: Any, setting: Setting, group: str, resolution: int, spp: int, budget: int) -> Any:
+    """The config one stage of a setting runs under: the setting's changes to ``cfg``.
+
+    The stop rule is the generator's success criterion alone (no convergence window), with the
+    stage's step budget, so that a run is either a success or counts its whole budget.
+
+    Examples
+    --------
+    >>> from mrd.config import SynthesisSettings
+    >>> c = stage_config(SynthesisSettings(), Setting("x", lr_scale=2.0), "material", 32, 2, 10)
+    >>> c.optimize.lr.material, c.render.resolution, c.optimize.steps
+    (0.1, 32, 10)
+    """
+    o = cfg.optimize
+    fraction = o.success_fraction if setting.fraction is None else setting.fraction
+    opt = o.model_copy(update={
+        "lr": o.lr.model_copy(update={group: getattr(o.lr, group) * setting.lr_scale}),
+        "steps": budget, "stop_on_success": True, "convergence_window": 0, "success_fraction": fraction,
+        "largesteps_lambda": setting.lambda_ or o.largesteps_lambda,
+    })
+    render = cfg.render.model_copy(update={"resolution": resolution, "spp": spp})
+    return cfg.model_copy(update={"optimize": opt, "render": render})
+
+
+def _target(ctx: _Ctx, scene_id: str, res: int) -> Any:
+    """The target at ``res`` pixels (the generator's own at full size)."""
+    from mrd.synthesis.target import Target
 
     cfg = ctx.gen.cfg
-    full = cfg.render.size[0]
-    if res == full:
-        return ctx.gen.scenes[scene_id].renderer
+    full = ctx.gen.target(scene_id)
+    if res == cfg.render.size[0]:
+        return full
     key = (scene_id, res)
-    if key not in ctx.renderers:
+    if key not in ctx.targets:
+        # a coarse stage is never recorded: the full-size display stands in for its own
         render = cfg.render.model_copy(update={"resolution": res})
-        ctx.renderers[key] = Renderer(layout_for(cfg.scene(scene_id), render), ctx.gen.scenes[scene_id].params)
-    return ctx.renderers[key]
+        ctx.targets[key] = Target.from_spec(cfg.scene(scene_id), render, master_seed=cfg.seed, resolve=cfg.resolve,
+                                            display=full.display)
+    return ctx.targets[key]
+
+
+def _null_display(ctx: _Ctx, job: Any) -> Any:
+    """Display renders of the job's null draws (shared by every setting, seed and model)."""
+    from mrd.synthesis.metamer import Metamer
+
+    key = (job.scene, job.group)
+    if key not in ctx.nulls:
+        gen = ctx.gen
+        m = Metamer(gen.target(job.scene), gen.load_models()[job.model], job.group, gen.cfg, model_id=job.model)
+        ctx.nulls[key] = m.render_null()
+    return ctx.nulls[key]
 
 
 def run(ctx: _Ctx, job: Any, setting: Setting) -> dict[str, Any]:
     """One metamer job under one setting (see the module docstring)."""
-    import numpy as np
+    from mrd.synthesis.metamer import Metamer
 
-    from mrd.groups import make_group
-    from mrd.null import null_params, stable_seed, start_values
-    from mrd.optimize import Objective, StopRule, mean_features, noise_ceiling, optimize
-    from mrd.scene import copy_params
-    from mrd.similarity import score_images
-    from mrd.tonemap import display_image
-
-    gen, cfg = ctx.gen, ctx.gen.cfg
+    cfg = ctx.gen.cfg
     o, r = cfg.optimize, cfg.render
-    model = gen.load_models()[job.model]
-    st = gen.scenes[job.scene]
-    null_display = gen.null_display(job.scene, job.group)
+    model = ctx.gen.load_models()[job.model]
+    null_display = _null_display(ctx, job)
     t0 = time.perf_counter()
-    values = start_values(job.group, cfg.prior, st.params,
-                          np.random.default_rng(stable_seed(cfg.seed, job.scene, job.group, job.seed, "start")),
-                          job.start, resolve=cfg.resolve, vary_material=o.vary_material, vary_lighting=o.vary_lighting)
-    seed = stable_seed(cfg.seed, job.metamer_id, "render")
-    lr = getattr(o.lr, job.group) * setting.lr_scale
-    lam = setting.lambda_ or o.largesteps_lambda
-    steps_done, success_opt, stage_log, seconds_to = 0, False, [], None
+    values, m = None, None
+    steps_done, success_opt, stage_log, seconds_to, diverged = 0, False, [], None, False
     for si, (rs, ss, share) in enumerate(setting.stages):
         last = si == len(setting.stages) - 1
         res = max(16, int(round(r.size[0] * rs)))
         spp = max(1, int(round(r.spp * ss)))
-        ren = _renderer(ctx, job.scene, res)
-        t_stage = time.perf_counter()
-        group = make_group(job.group, values, vary_material=o.vary_material, vary_lighting=o.vary_lighting,
-                           lambda_=lam, remesh_edge_scale=o.remesh_edge_scale)
-        ren.set_params(st.params)
-        target = mean_features(ren, model, spp=spp, seed=seed + 1_000_003, integrator=group.integrator,
-                               exposure=r.exposure, n=o.target_renders)
-        objective = Objective(model, target, kind=o.distance, exposure=r.exposure)
-        null_sim = []
-        for i, p in enumerate(null_params(job.group, cfg.prior, st.params, cfg.null.draws,
-                                          stable_seed(cfg.seed, job.scene, job.group, "null"),
-                                          vary_material=o.vary_material, vary_lighting=o.vary_lighting)):
-            ren.set_params(p, (job.group,))
-            feats = mean_features(ren, model, spp=spp, seed=seed + 2_000_003 + i * 997, integrator=group.integrator,
-                                  exposure=r.exposure)
-            null_sim.append(objective.similarity(feats))
-        null_max = float(max(null_sim))
-        ren.set_params(st.params)
-        ceiling = noise_ceiling(ren, objective, spp=spp, seed=seed + 3_000_017, integrator=group.integrator)
-        ren.set_params({job.group: values}, (job.group,))
         budget = o.steps - steps_done if last else max(1, int(round(o.steps * share)))
-        fraction = o.success_fraction if setting.fraction is None else setting.fraction
-        rule = StopRule(steps=budget, stop_on_success=True, fraction=fraction)
+        stage_cfg = stage_config(cfg, setting, job.group, res, spp, budget)
+        t_stage = time.perf_counter()
+        m = Metamer(_target(ctx, job.scene, res), model, job.group, stage_cfg, model_id=job.model,
+                    null_display=null_display)
+        if values is not None:
+            m.group = _StartAt(m.group, values)
+        m.setup(start=job.start, seed=job.seed)
         setup_s = time.perf_counter() - t_stage
-        out = optimize(ren, group, objective, lr=lr, spp=spp, seed=seed + steps_done * ren.n_views, rule=rule,
-                       null_max=null_max, ceiling=ceiling, remesh_every=o.remesh_every if job.group == "shape" else 0)
-        steps_done += out.steps
-        values = out.final
-        stage_log.append({"resolution": res, "spp": spp, "steps": out.steps, "stop": out.stop_reason,
-                          "setup_s": setup_s, "optimize_s": out.wall_time_s,
-                          "null_max": null_max, "ceiling": ceiling, "threshold": rule.threshold(null_max, ceiling),
-                          "final_similarity": float(out.similarity[-1])})
-        if last and out.stop_reason == "success":
+        t_opt = time.perf_counter()
+        m.synthesize()
+        optimize_s = time.perf_counter() - t_opt
+        steps_done += m.steps
+        values = m.final
+        stage_log.append({"resolution": res, "spp": spp, "steps": m.steps, "stop": m.stop_reason,
+                          "setup_s": setup_s, "optimize_s": optimize_s,
+                          "null_max": m.null_max, "ceiling": m.noise_ceiling, "threshold": m.threshold,
+                          "final_similarity": float(m.similarities[-1])})
+        if last and m.stop_reason == "success":
             success_opt, seconds_to = True, time.perf_counter() - t0
-        if out.stop_reason == "diverged":
+        if m.stop_reason == "diverged":
+            diverged = True
             break
     seconds = seconds_to if seconds_to is not None else time.perf_counter() - t0
-    final = copy_params(st.params)
-    final[job.group] = values
-    st.renderer.set_params(final, (job.group,))
-    display = display_image(st.renderer.render_display(r.display_spp, stable_seed(cfg.seed, job.metamer_id, "display")),
-                            r.exposure)
-    st.renderer.set_params(st.params)
-    sim = score_images(model, st.display, display, null_display)
+    if diverged:  # no final scene worth scoring
+        success_display, cosine, null_max = False, float("nan"), float("nan")
+    else:
+        rec = m.to_record()
+        sim = rec.similarity[job.model]
+        success_display, cosine, null_max = rec.success, sim.mean_cosine, sim.null_max_cosine
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": setting.name,
             "steps": steps_done, "seconds": seconds, "success_opt": success_opt,
-            "success_display": bool(sim.mean_cosine > sim.null_max_cosine), "display_cosine": sim.mean_cosine,
-            "display_null_max": sim.null_max_cosine, "stages": stage_log}
+            "success_display": bool(success_display), "display_cosine": cosine,
+            "display_null_max": null_max, "stages": stage_log}
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -255,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from mrd.config import Job
-    from mrd.generate import Generator
+    from mrd.synthesis.generate import Generator
 
     bench_variant()
     cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps, args.resolution)
@@ -269,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     gen = Generator(cfg, bench_device(), progress=False)
     gen.load_models()
     for sid in sorted({j.scene for j in jobs}):
-        gen.scene(sid)
+        gen.target(sid)
     ctx = _Ctx(gen)
     rows = []
     todo = [(j, s) for j in jobs for s in settings if j.group in s.groups]

@@ -5,7 +5,7 @@ per view for the primal pass and one per view for the adjoint pass. Mitsuba's ``
 renders several sub-sensors side by side into one film, so a step needs one launch each way. The
 script compares, per step, forward + backward (with a fixed random image gradient):
 
-* ``per-view``: :meth:`mrd.render.Renderer.render_views` (what ``mrd generate`` does);
+* ``per-view``: :meth:`mrd.render.renderer.Renderer.render_views` (what ``mrd generate`` does);
 * ``batch``: one ``batch`` sensor holding every view's camera, its image split into the views.
 
 It counts the JIT kernel launches of each (``dr.kernel_history``) and checks that the two give the
@@ -16,7 +16,7 @@ sensor has none (Mitsuba raises "DiscreteDistribution: empty distribution"); the
 that instead of a number.
 
 Model: ``model.features`` + distance forward and backward over the ``V`` views as one batch (what
-:class:`mrd.optimize.Objective` does) against ``V`` calls of one view each.
+:class:`mrd.synthesis.objective.Objective` does) against ``V`` calls of one view each.
 
 Run::
 
@@ -43,13 +43,14 @@ from _common import Case, bench_variant, demo_config, load_bench_model, md_table
 def batch_scene(case: Case) -> tuple[Any, int, Any, Any]:
     """A Mitsuba scene of the demo scene whose last sensor is a ``batch`` of every view.
 
-    Returns the scene, the batch sensor's index, the per-view :class:`mrd.render.Renderer`
+    Returns the scene, the batch sensor's index, the per-view :class:`mrd.render.renderer.Renderer`
     (same layout and values) and the layout.
     """
     import mitsuba as mi
 
-    from mrd.render import Renderer
-    from mrd.scene import _sensor, layout_for, scene_dict, target_params
+    from mrd.groups import renderer_for, target_params
+    from mrd.render.scene import _sensor, scene_dict
+    from mrd.synthesis.target import layout_for
 
     bench_variant()
     cfg = demo_config()
@@ -59,7 +60,7 @@ def batch_scene(case: Case) -> tuple[Any, int, Any, Any]:
     spec = cfg.scene("blob_red")
     layout = layout_for(spec, render)
     params = target_params(spec, cfg.resolve)
-    ren = Renderer(layout, params)
+    ren = renderer_for(layout, params)
     d = scene_dict(layout, params)
     w, h = layout.size
     batch: dict[str, Any] = {"type": "batch", "film": {"type": "hdrfilm", "width": w * len(layout.views), "height": h,
@@ -212,8 +213,8 @@ def model_case(model_name: str, views: int, resolution: int, repeats: int) -> di
     import numpy as np
     import torch
 
-    from mrd.similarity import activation_distance
-    from mrd.tonemap import tonemap_torch
+    from mrd.render.tonemap import tonemap_torch
+    from mrd.synthesis.similarity import activation_distance
 
     m = load_bench_model(model_name)
     x0 = torch.rand(views, 3, resolution, resolution)
