@@ -4,8 +4,10 @@ Two entries give the same canonical columns (``participant``, ``item``, ``condit
 ``correct``, ``analysed``; plus ``similarity`` and ``distance`` where a model axis exists):
 
 * :func:`load_sessions` reads every ``sub-<p>_ses-<s>_trials.csv`` with its ``_session.json``
-  sidecar under a data folder (the psychophysics data contract), refuses any session whose
-  ``stimulus_digest`` differs from the stimulus set's, and joins each trial with its metamer's
+  sidecar under a data folder (the psychophysics data contract), first recomputes the stimulus
+  set's content digest from its image bytes (refusing a set whose images no longer give its stored
+  digest) and checks the metamers' stored numbers against their checksums (schema 1.1), refuses any
+  session whose ``stimulus_digest`` differs from that digest, and joins each trial with its metamer's
   metadata (varied group, model, similarity per model and layer at the view shown, physical
   distances, success). Main-block non-catch trials are *analysed*; practice and catch trials are
   kept and flagged (catch accuracy estimates the lapse rate).
@@ -276,7 +278,7 @@ def load_sessions(
     """
     pairs = find_sessions(data_dir)
     with StimulusSet(stimuli) as s:
-        digest = s.digest
+        digest, checks = _verify_store(s)
         metamers, sim_df, cos = _metamer_tables(s)
         models = list(s.models)
     if similarity_model is not None and similarity_model not in models:
@@ -313,9 +315,36 @@ def load_sessions(
         "data_dir": str(data_dir),
         "stimuli": str(stimuli),
         "digest": digest,
+        **checks,
         "similarity_model": similarity_model or "generating model of each metamer",
     }
     return LoadedData(trials, sessions, metamers, sim_df, source, ["group", "model_id"])
+
+
+def _verify_store(s: StimulusSet) -> tuple[str, dict[str, str]]:
+    """Recompute the digest from the images and check the metamers' numbers; say what was verified."""
+    digest = s.verify_images(progress=True)
+    problems = [p for xid in s.metamer_ids for p in s.verify_metadata("metamer", xid)]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise MRDError(
+            f"{s.path}: stored numbers changed after writing: {problems[0]}{more}. Refusing to analyse with "
+            f"this set; `mrd inspect {s.path} --validate` lists every problem"
+        )
+    images = "display images and independent renders" if s.has_renders else "display images"
+    checks = {
+        "digest_check": (
+            f"recomputed from the stimulus set's {images} and equal to its stored digest; "
+            "every session's recorded stimulus_digest equals it"
+        ),
+        "metadata_check": (
+            "metamer attributes (success, group, physical distances) and similarities match their "
+            "per-dataset checksums"
+            if s.has_checksums
+            else f"not verified: a schema {s.schema_version} store has no per-dataset checksums"
+        ),
+    }
+    return digest, checks
 
 
 def _check_recorded(

@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from stimuli import h5io
+from stimuli.digest import digest_bytes, verify_images
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord
 from stimuli.schema import check_schema_version
@@ -201,6 +202,67 @@ class StimulusSet:
     def render_seeds(self, kind: str, uid: str) -> list[int]:
         """Seeds of the independent renders (empty when there are none)."""
         return list(h5io.read_render_seeds(self._unit(self._kind(kind), uid)))
+
+    # -- verification -----------------------------------------------------------------------------
+    def verify_images(self, progress: bool = False) -> str:
+        """Recompute the content digest from the image bytes; return it if it equals the stored one.
+
+        Parameters
+        ----------
+        progress : bool
+            Show a progress bar (bytes read) on standard error.
+
+        Raises
+        ------
+        stimuli.errors.MRDError
+            When the images no longer give the stored digest (naming the changed datasets where
+            checksums tell), or an image cannot be read.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> from stimuli.testing import write_synthetic_store
+        >>> path = os.path.join(tempfile.mkdtemp(), "v.h5")
+        >>> _ = write_synthetic_store(path, n_scenes=1, n_metamers_per_scene=1)
+        >>> with StimulusSet(path) as s:
+        ...     s.verify_images() == s.digest
+        True
+        """
+        from tqdm import tqdm
+
+        total = digest_bytes(self._f)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="verify stimulus images",
+                  disable=not progress or total < 2**26) as bar:
+            actual, changed = verify_images(self._f, bar.update)
+        stored = self.digest
+        if actual != stored:
+            where = f"; changed: {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}" if changed else ""
+            raise MRDError(
+                f"{self.path}: its images no longer give its stored content digest (stored {stored[:16]}..., "
+                f"recomputed {actual[:16]}...{where}). The set was changed after it was written, so it is not "
+                f"the set the sessions recorded; `mrd inspect {self.path} --validate` lists the damage"
+            )
+        return actual
+
+    @property
+    def has_checksums(self) -> bool:
+        """Whether the store carries per-dataset checksums (schema 1.1 and later)."""
+        return "sha256" in self._f.attrs
+
+    def verify_metadata(self, kind: str, uid: str) -> list[str]:
+        """Check a unit's attributes and, for a metamer, its similarities against their checksums.
+
+        Returns the problems found (empty when all match or the store has no checksums); reads no images.
+        """
+        from stimuli.validate_units import Checker
+
+        problems: list[str] = []
+        g = self._unit({"model": "models", "scene": "scenes", "metamer": "metamers"}[kind], uid)
+        checker = Checker(self._f, lambda m: problems.append(f"{self.path}: {m}"), require_checksums=self.has_checksums)
+        checker.group_checksum(g)
+        if kind == "metamer" and isinstance(g.get("similarity"), h5py.Group):
+            checker.tree(g["similarity"], finite=True)
+        return problems
 
     def close(self) -> None:
         """Close the file."""

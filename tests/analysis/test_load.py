@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,3 +179,54 @@ def test_similarity_model_option(sessions: tuple[Path, Path, pd.DataFrame]) -> N
     assert d.source["similarity_model"] == "netB"
     with pytest.raises(MRDError, match="similarity model 'netZ' is not in the store; models: netA, netB"):
         load_sessions(data, store, similarity_model="netZ")
+
+
+def _tampered(store: Path, dest: Path, how: str) -> Path:
+    shutil.copy(store, dest)
+    with h5py.File(dest, "a") as f:
+        m = f["metamers"][sorted(f["metamers"])[3]]
+        if how == "pixel":  # one display pixel; the stored digest attribute is left as it was
+            m["display"][0, 1, 2, 0] ^= 1
+        elif how == "similarity":
+            m["similarity"][m.attrs["model_id"]]["cosine"][0, 0] += 1e-3
+        elif how == "success":
+            m.attrs["success"] = not bool(m.attrs["success"])
+    return dest
+
+
+def test_changed_display_pixel_is_refused_naming_the_set(
+    sessions: tuple[Path, Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, data, _ = sessions
+    bad = _tampered(store, tmp_path / "tampered.h5", "pixel")
+    with StimulusSet(bad) as s:
+        assert s.digest == StimulusSet(store).digest  # the attribute alone would not tell
+    with pytest.raises(MRDError) as info:
+        load_sessions(data, bad)
+    msg = str(info.value)
+    assert str(bad) in msg and "no longer give its stored content digest" in msg and "/display" in msg
+    from mrd.cli import main
+
+    out = tmp_path / "out"
+    assert main(["analyze", "--data", str(data), "--stimuli", str(bad), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "tampered.h5" in err and "Traceback" not in err
+    assert not (out / "report.html").exists()
+
+
+@pytest.mark.parametrize("how", ["similarity", "success"])
+def test_changed_stored_numbers_are_refused(
+    sessions: tuple[Path, Path, pd.DataFrame], tmp_path: Path, how: str
+) -> None:
+    store, data, _ = sessions
+    bad = _tampered(store, tmp_path / f"{how}.h5", how)
+    with pytest.raises(MRDError, match="stored numbers changed after writing") as info:
+        load_sessions(data, bad)
+    assert str(bad) in str(info.value)
+
+
+def test_load_result_states_what_was_verified(sessions: tuple[Path, Path, pd.DataFrame]) -> None:
+    store, data, _ = sessions
+    d = load_sessions(data, store)
+    assert d.source["digest_check"].startswith("recomputed from the stimulus set's")
+    assert "match their per-dataset checksums" in d.source["metadata_check"]
