@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-XVFB   := $(shell command -v xvfb-run >/dev/null 2>&1 && echo 'xvfb-run -a -s "-screen 0 1280x1024x24"')
+# A display for PsychoPy: Xvfb when installed, decided when the recipe runs (after `setup` installed it).
+XVFB   := bash scripts/with_display.sh
 # The environment is rebuilt when the dependency files change.
 STAMP  := $(VENV)/.setup-$(shell cat pyproject.toml constraints.txt scripts/setup_system.sh 2>/dev/null | sha256sum | cut -c1-16)
 DEMO_OUT ?= demo_output

@@ -9,7 +9,8 @@
 set -u
 PKGS=(xvfb xauth xdotool libgl1 libgl1-mesa-dri libglu1-mesa libegl1
       libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0  # these five: Qt for --gui
-      chromium)  # the online task's browser tests (headless; the system browser, nothing downloaded at run time)
+      chromium  # the online task's browser tests (headless; the system browser, nothing downloaded at run time)
+      libjack-jackd2-0)  # psychtoolbox (PsychoPy's Keyboard, key times independent of the frame) needs libjack
 # Node.js + npm fetch the pinned jsPsych for `mrd export-online` (`npm ci` in `make setup`); keep an existing one.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 

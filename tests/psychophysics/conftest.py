@@ -66,8 +66,8 @@ def _similarity(model: str, cos_views: tuple[float, ...]) -> Similarity:
     )
 
 
-def build_store(path: Path) -> Path:
-    """Write the synthetic stimulus set; returns its path."""
+def build_store(path: Path, with_renders: bool = True) -> Path:
+    """Write the synthetic stimulus set; returns its path (``with_renders=False``: no independent renders)."""
     with StoreWriter(path, config_text="title = 'psychophysics test set'") as w:
         for mid, layers in LAYERS.items():
             w.add_model(
@@ -89,8 +89,8 @@ def build_store(path: Path) -> Path:
                     disp,
                     64,
                     "clip-srgb",
-                    renders=renders,
-                    render_seeds=seeds,
+                    renders=renders if with_renders else None,
+                    render_seeds=seeds if with_renders else [],
                 )
             )
         for k, (xid, (sid, mid, group, cos)) in enumerate(METAMERS.items()):
@@ -119,8 +119,8 @@ def build_store(path: Path) -> Path:
                     {mid: _similarity(mid, cos)},
                     {"param_l2": 0.1},
                     "clip-srgb",
-                    renders=renders,
-                    render_seeds=seeds,
+                    renders=renders if with_renders else None,
+                    render_seeds=seeds if with_renders else [],
                 )
             )
         w.add_similarity("s0_mat", "netB", _similarity("netB", (0.98, 0.96)))

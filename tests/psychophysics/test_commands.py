@@ -236,3 +236,94 @@ def test_simulated_model_observer_accuracy_matches_its_dprime(store_path: Path, 
     se = np.sqrt(np.sum(predicted * (1 - predicted))) / len(got)
     assert abs(observed.mean() - predicted.mean()) < 4 * se
     assert 0.4 < predicted.mean() < 0.8  # the set spans easy and hard items
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")} if root.exists() else set()
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ("[presentation]\ninstructions = 'Press {procede} to start'\n", r"unknown placeholder\(s\) \{procede\}"),
+        ("[presentation]\nstimulus_ms = inf\n", r"'presentation\.stimulus_ms' = inf: give a finite number"),
+        ("[presentation]\nstimulus_ms = true\n", r"'presentation\.stimulus_ms' = True: a boolean is not a number"),
+        ("[presentation]\nresponse_window_ms = '1200'\n", r"'presentation\.response_window_ms' = '1200': give a number"),
+        ("[keys]\nposition_2 = ['dwon']\n", r"'keys\.position_2\[0\]' = 'dwon'.*did you mean 'down'"),
+        (b"[design]\nseed = 1\n# caf\xe9\n", r"not UTF-8 text"),
+        ("[presentation]\nimage_scale = 20\nspacing_deg = 20\n",
+         r"the images do not fit the window: three images of 640 x 640 px \(32 x 32 px x scale 20\) with centres "
+         r"\d+ px apart need \d+ x 640 px, the window is 640 x 480 px"),
+        ("[presentation]\nimage_scale = 20\n", r"images 640 px wide \(32 px x scale 20\) with centres \d+ px apart .* would overlap"),
+    ],
+)
+def test_bad_experiment_input_fails_before_any_file(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str | bytes, expected: str
+) -> None:
+    import re
+
+    cfg = tmp_path / "exp.toml"
+    if isinstance(config, bytes):
+        cfg.write_bytes(config)
+    else:
+        cfg.write_text(config + "[monitor]\nwindow_size = [640, 480]\n", encoding="utf-8")
+    data = tmp_path / "data"
+    args = ["experiment", "--stimuli", str(store_path), "--participant", "P01", "--config", str(cfg),
+            "--data-dir", str(data), "--windowed"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(expected, err), err
+    assert "Traceback" not in err and not data.exists()
+
+
+def test_folder_options_that_are_files(store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "afile"
+    f.write_text("keep")
+    base = ["experiment", "--stimuli", str(store_path), "--participant", "P01"]
+    assert main([*base, "--data-dir", str(f)]) == 2
+    assert "--data-dir" in (err := capsys.readouterr().err) and "is a file, not a folder" in err
+    assert main([*base, "--data-dir", str(tmp_path / "d"), "--screenshot-dir", str(f)]) == 2
+    assert "--screenshot-dir" in (err := capsys.readouterr().err) and "is a file, not a folder" in err
+    assert main(["simulate", str(store_path), "--observer", "oracle", "--data-dir", str(f / "x")]) == 2
+    assert "which is a file" in capsys.readouterr().err
+    assert f.read_text() == "keep" and _tree(tmp_path) == {"afile"}
+
+
+def test_store_without_renders_refused_for_sessions_but_simulated(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.psychophysics.conftest import build_store
+
+    old = build_store(tmp_path / "old.h5", with_renders=False)
+    data = tmp_path / "data"
+    assert main(["experiment", "--stimuli", str(old), "--participant", "P01", "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "has no independent display renders" in err and "mrd generate" in err and not data.exists()
+    assert main(["simulate", str(old), "--observer", "oracle", "--data-dir", str(data)]) == 0
+    got = rows(data / "sub-sim01_ses-1_trials.csv")
+    assert got and all(r["render_1"] == "" for r in got)
+
+
+def test_model_observer_is_at_chance_on_noise_floor_trials(store_path: Path, tmp_path: Path) -> None:
+    """Noise-floor control (three renders of the same target): the model observer is at chance, and it is
+    not on the metamer trials (binomial tests)."""
+    from scipy.stats import binomtest
+
+    cfg = tmp_path / "noise.toml"
+    cfg.write_text("[design]\nnoise_floor_trials = 60\npractice_trials = 0\n[observers.model]\nsigma = 0.05\n")
+    data = tmp_path / "d"
+    assert main(["simulate", str(store_path), "--observers", "10", "--observer", "model", "--data-dir", str(data),
+                 "--config", str(cfg), "--seed", "1"]) == 0  # fmt: skip
+    got = [r for p in sorted(data.glob("*_trials.csv")) for r in rows(p)]
+    noise = [int(r["correct"]) for r in got if r["trial_type"] == "noise_floor"]
+    metamer = [int(r["correct"]) for r in got if r["trial_type"] == "metamer"]
+    assert len(noise) == 600 and {r["group"] for r in got if r["trial_type"] == "noise_floor"} == {"noise_floor"}
+    assert binomtest(sum(noise), len(noise), 1 / 3).pvalue > 0.01
+    assert binomtest(sum(metamer), len(metamer), 1 / 3, alternative="greater").pvalue < 1e-3
+
+
+def test_only_successful_count_is_printed(store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(store_path), "--observer", "oracle", "--data-dir", str(tmp_path / "d")]) == 0
+    assert "design.only_successful: 1 of 4 metamers left out" in capsys.readouterr().out
+    side = json.loads((tmp_path / "d" / "sub-sim01_ses-1_session.json").read_text())
+    assert side["selection"] == {"in_store": 4, "not_in_models_or_groups": 0, "unsuccessful": 1, "selected": 3}
