@@ -139,13 +139,29 @@ class Browser:
                 self.events.append(m)
 
     # -- page -------------------------------------------------------------------------------------
+    def _wait_new_document(self, timeout: float = 30.0) -> None:
+        """Wait until the old document (marked before navigating) is gone and the new one has a body."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.evaluate("window.__mrdOldDocument === undefined && !!document.body"):
+                    return
+            except CDPError:
+                pass  # the context is being replaced
+            time.sleep(0.02)
+        raise CDPError(f"the page did not load within {timeout} s")
+
     def goto(self, url: str) -> None:
-        """Load ``url`` (returns when the navigation is committed)."""
+        """Load ``url`` and wait until the new document is there."""
+        self.evaluate("window.__mrdOldDocument = true")
         self.call("Page.navigate", session=True, url=url)
+        self._wait_new_document()
 
     def reload(self) -> None:
-        """Reload the page (what a participant's F5 does)."""
+        """Reload the page (what a participant's F5 does) and wait until the new document is there."""
+        self.evaluate("window.__mrdOldDocument = true")
         self.call("Page.reload", session=True, ignoreCache=False)
+        self._wait_new_document()
 
     def evaluate(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its JSON value (exceptions become ``CDPError``)."""

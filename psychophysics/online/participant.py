@@ -135,7 +135,7 @@ class SimulatedParticipant:
             time.sleep(0.05)
         elif stage == "message" and sid not in self._handled:
             self._handled.add(sid)
-            self.messages.append(str(self.browser.evaluate("document.body.innerText")).strip())
+            self.messages.append(str(self.browser.evaluate("document.body ? document.body.innerText : ''")).strip())
             self.browser.key(self.keys["proceed"][0])
         elif stage == "trial" and info.get("phase") == "response" and info.get("answerable"):
             plan = info.get("plan")

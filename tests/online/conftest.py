@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,13 +167,24 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path, Path], ServerProcess]]:
         s.stop()
 
 
-@pytest.fixture()
-def browser(need_chromium: str, tmp_path: Path) -> Iterator[object]:
+@pytest.fixture(scope="session")
+def _chromium(need_chromium: str) -> Iterator[object]:
     from psychophysics.online.cdp import Browser
 
-    b = Browser(download_dir=tmp_path / "downloads")
+    b = Browser()
     b.call("Network.enable", session=True)
     try:
         yield b
     finally:
         b.close()
+
+
+@pytest.fixture()
+def browser(_chromium: Any, tmp_path: Path) -> Any:
+    """One headless Chromium for all tests (each participant's data live under its own storage key);
+    each test starts on a blank page with its own download folder and event log."""
+    _chromium.goto("about:blank")
+    _chromium.events.clear()
+    _chromium.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(tmp_path / "downloads"),
+                   eventsEnabled=True)
+    return _chromium

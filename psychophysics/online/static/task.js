@@ -255,7 +255,7 @@
     }
     timeline.push({
       type: MrdEndPlugin, transport: T, text: "The session is complete. Thank you!",
-      wait_ms: () => (T.server ? 10000 : 2000),
+      wait_ms: () => (!T.endpoint ? 0 : T.server ? 10000 : 2000),
       on_start: () => T.enqueue("end", { participant: pid, session, run_id: T.runId, reason: "completed" }),
     });
     jsPsych.run(timeline);

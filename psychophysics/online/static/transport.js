@@ -106,7 +106,7 @@ class MrdTransport {
         if (resp) this.lastError = `HTTP ${resp.status}`;
         this.failures += 1;
         await new Promise((r) => setTimeout(r, this.delay));
-        this.delay = Math.min(this.delay * 2, 4000);
+        this.delay = Math.min(this.delay * 2, 2000);
       }
     } finally {
       this.sending = false;
