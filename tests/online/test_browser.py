@@ -259,7 +259,7 @@ def test_unreachable_endpoint_offers_a_download_that_imports(
     assert import_files([target], bundle, data)[("P04", 1)][0] == 0  # importing again adds nothing
 
 
-def test_virtual_chinrest_measures_the_viewing_distance(
+def test_virtual_chinrest_escape_and_reload_without_recalibrating(
     store_path: Path, config_path: Path, serve: Any, browser: Any, tmp_path: Path, need_jspsych: None
 ) -> None:
     from psychophysics.online.bundle import export_bundle
@@ -271,7 +271,20 @@ def test_virtual_chinrest_measures_the_viewing_distance(
     open_page(browser, base, "C01")
     sp = SimulatedParticipant(browser, OracleObserver(), participant_keys(web, "C01"), np.random.default_rng(0),
                               px_per_mm=4.0, blindspot_wait_s=0.4)
-    sp.run(timeout=90)
+    sp.run(pause=lambda s, p: s["stage"] == "trial" and s["info"].get("trial") == 5, timeout=90)
+    # Escape: in fullscreen the browser keeps the first press (it leaves fullscreen), the second quits
+    browser.key("escape")
+    time.sleep(0.1)
+    browser.key("escape")
+    final = sp.run(timeout=30)
+    assert final["info"]["reason"] == "escape" and final["dom"]["download"] is True
+    side = json.loads((data / "sub-C01_ses-1_session.json").read_text())
+    assert side["runs"][0]["end_reason"] == "escape" and side["completed"] is False
+    assert [int(r["trial"]) for r in rows(data / "sub-C01_ses-1_trials.csv")] == [1, 2, 3, 4]
+    browser.reload()  # continues at trial 5 without calibrating again (kept in the browser)
+    sp2 = SimulatedParticipant(browser, OracleObserver(), participant_keys(web, "C01"), np.random.default_rng(0))
+    sp2.run(timeout=90)
+    assert sp2.answers[0].trial == 5 and "calibration" not in sp2.stages
     cal = json.loads((data / "sub-C01_ses-1_session.json").read_text())["monitor"]["calibration"]
     assert cal["method"] == "chinrest" and abs(cal["px_per_mm"] - 4.0) < 3 / 85.6
     # the distance comes from the blind spot (13.5 deg from fixation), not from the config's 57 cm
