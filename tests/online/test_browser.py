@@ -212,8 +212,11 @@ def test_jatos_result_data_import_into_the_contract(
     from psychophysics.online.bundle import export_bundle
     from psychophysics.online.importer import import_files
 
+    # with a practice criterion: round 2 of the practice runs only if round 1 missed it (here: never)
+    cfg = tmp_path / "criterion.toml"
+    cfg.write_text(config_path.read_text().replace("[design]\n", "[design]\npractice_criterion = 0.5\npractice_max_rounds = 2\n"))
     web = tmp_path / "web"
-    export_bundle(store_path, web, ["J01"], config_path, endpoint="jatos", calibration="card", progress=False)
+    export_bundle(store_path, web, ["J01"], cfg, endpoint="jatos", calibration="card", progress=False)
     assert '<script src="jatos.js"></script>' in (web / "index.html").read_text()
     (web / "jatos.js").write_text(FAKE_JATOS)  # stands in for the file JATOS serves
     with StaticServer(web) as static:
@@ -227,7 +230,10 @@ def test_jatos_result_data_import_into_the_contract(
     data = tmp_path / "data"
     done = import_files([result], web, data, stimuli_path=store_path)
     plan = json.loads((data / "sub-J01_ses-1_plan.json").read_text())
-    assert done[("J01", 1)] == (len(plan["trials"]), len(plan["trials"]), True)
+    expected = [t["trial"] for t in plan["trials"] if t["practice_round"] != 2]
+    assert len(expected) < len(plan["trials"])  # the plan holds a second practice round
+    assert [a.trial for a in sp.answers] == expected  # the browser skipped it
+    assert done[("J01", 1)] == (len(expected), len(expected), True)  # and the importer agrees: complete
     side = json.loads((data / "sub-J01_ses-1_session.json").read_text())
     assert side["frame_rate_hz"] > 0 and side["monitor"]["calibration"]["method"] == "card"
 
