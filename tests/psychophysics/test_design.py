@@ -214,3 +214,43 @@ def test_light_modules_import_no_psychopy_or_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_planned_columns_are_the_contracts() -> None:
+    """The plan's trial fields are exactly stimuli.sessions.PLANNED_COLUMNS (the one source of columns)."""
+    from dataclasses import fields
+
+    from stimuli.sessions import PLANNED_COLUMNS, TRIAL_COLUMNS
+
+    assert tuple(f.name for f in fields(Trial)) == PLANNED_COLUMNS
+    assert set(PLANNED_COLUMNS) < set(TRIAL_COLUMNS)
+    legacy = {k: v for k, v in plan(Design(practice_trials=0))[0].to_dict().items() if k in TRIAL_COLUMNS[:22]}
+    assert Trial.from_dict(legacy).trial_type == "metamer"  # a 1.0 plan entry still reads
+
+
+def test_package_exposes_entry_points_lazily() -> None:
+    code = (
+        "import sys, psychophysics; assert 'psychopy' not in sys.modules and 'psychophysics.design' not in sys.modules; "
+        "from psychophysics import build_plan, simulate_participants, load_config, make_observer, prepare; "
+        "bad = [m for m in ('psychopy', 'torch', 'mitsuba') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_shipped_demo_config_on_a_set_with_renders(tmp_path: Path) -> None:
+    """The demo experiment config plans a session with a break on a set shaped like the demo's."""
+    from psychophysics.config import load_config
+    from psychophysics.design import items_from_store, scene_render_seeds
+    from stimuli import StimulusSet
+    from stimuli.testing import write_synthetic_store
+
+    path = tmp_path / "demo-like.h5"
+    write_synthetic_store(path, n_scenes=2, n_metamers_per_scene=2, views=2)
+    cfg = load_config(REPO / "psychophysics" / "experiments" / "demo.toml")
+    with StimulusSet(path) as s:
+        items, views = items_from_store(s)
+        trials = build_plan(items, views, cfg.design, "sim01", 1, scene_render_seeds(s))
+    main = [t for t in trials if t.block_type == "main"]
+    assert len(main) == 68 and max(t.block for t in main) == 2  # one break
+    assert all(None not in t.renders for t in trials)

@@ -338,3 +338,34 @@ def test_temporal_mode_with_mask_and_model_observer(
     non_grey = np.abs(shot - GREY).sum(axis=2) > 30
     cols = np.flatnonzero(non_grey.any(axis=0))
     assert abs((cols[0] + cols[-1]) / 2 - 320) <= 2  # first interval: one image at the centre
+
+
+def test_gui_dialog_asks_again_on_an_invalid_id(psy_home: Path, tmp_path: Path) -> None:
+    """The participant dialog (real Qt under Xvfb, typed into with xdotool): an invalid id asks again."""
+    _needs("xdotool")
+    import sys
+
+    code = "from psychophysics.session import ask_participant; print('RESULT', *ask_participant(None, 1), flush=True)"
+    env = {**os.environ, "HOME": str(psy_home), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for typed in ("../x", "P07"):
+            window = ""
+            end = time.monotonic() + 60
+            while not window and time.monotonic() < end:
+                found = subprocess.run(["xdotool", "search", "--name", "MRD oddity"], capture_output=True, text=True)
+                window = found.stdout.split()[-1] if found.stdout.split() else ""
+                time.sleep(0.3)
+            assert window, "no dialog window"
+            subprocess.run(["xdotool", "windowfocus", "--sync", window], check=False)
+            time.sleep(0.5)
+            subprocess.run(["xdotool", "key", "ctrl+a"], check=True)
+            subprocess.run(["xdotool", "type", "--delay", "40", typed], check=True)
+            time.sleep(0.3)
+            subprocess.run(["xdotool", "key", "Return"], check=True)
+            time.sleep(1.5)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "RESULT P07 1" in out, out + err
+    assert "participant id '../x' is invalid" in err and "asking again" in err
