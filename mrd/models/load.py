@@ -1,6 +1,7 @@
 """Vision models by name: a config entry (:class:`ModelSpec`) becomes a :class:`LoadedModel`.
 
-A model is any timm architecture by name, or a user module ``"package.module:factory"``.
+A model is any timm architecture by name, a user module ``"package.module:factory"``, or the
+pixel baseline ``"pixels"`` / ``"pixels_<size>"`` (:mod:`mrd.models.pixels`).
 Layers are named the way timm's ``features_only`` names them (``model.feature_info`` module
 names, e.g. ``"blocks.4"`` or ``"layer3"``; computed by timm's feature wrapper) or by any module
 path (``"layer3.1.conv2"``; read with forward hooks). Preprocessing (input size, mean/std) comes
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from mrd.models.parts import Extractor
+from mrd.models.pixels import build_pixels_model, pixel_size
 from mrd.models.spec import DEFAULT_LAYERS, ModelSpec, is_user_module
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord
@@ -208,7 +210,9 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedMod
     ('random', 'hooks', (256, 14, 14))
     """
     dev = resolve_device(device)
-    if is_user_module(spec.name):
+    if pixel_size(spec.name) is not None:
+        parts = build_pixels_model(spec)
+    elif is_user_module(spec.name):
         from mrd.models.user import build_user_model
 
         parts = build_user_model(spec)
@@ -233,6 +237,8 @@ def default_layers(name: str) -> list[str]:
     """
     if name in DEFAULT_LAYERS:
         return list(DEFAULT_LAYERS[name])
+    if pixel_size(name) is not None:
+        return ["pixels"]
     if is_user_module(name):
         from mrd.models.user import user_factory_layers
 

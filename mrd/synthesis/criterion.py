@@ -1,0 +1,491 @@
+"""The success criterion of a metamer: the generating model as an oddity observer, and a real null.
+
+All functions take activations of *independent display renders*: ``{layer: (R, V, ...)}`` (torch
+tensors or numpy arrays) for R renders (distinct seeds) of one scene, V views each; view ``v`` is
+only ever compared with view ``v``. :func:`render_features` makes them from uint8 renders.
+
+Distances are the ones the optimisation uses (:func:`mrd.synthesis.similarity.layer_similarity`):
+``rel_l2`` ``|a - b| / |b|`` (``b`` the reference) or ``cosine`` ``1 - cos(a, b)``, averaged over
+the configured layers. Three measures come from them:
+
+* :func:`model_oddity`: triplets of renders, half *two target renders + one metamer render*, half
+  *two metamer renders + one target render*; the model picks the item whose summed distance to the
+  other two is largest (distances averaged over views; ``rel_l2`` symmetrised, ``(d(a,b)+d(b,a))/2``,
+  as a triplet has no reference; ties are guessed at random). A model that cannot tell the metamer
+  from a re-render is right on 1/3 of the triplets.
+* the distance ratio ``d(metamer, target) / d(target, target')`` (mean over render pairs, target
+  render as reference): 1 when the metamer is as close as a re-render.
+* :func:`null_p_values`: per layer and metric (``rel_l2``, ``cosine`` and the rank correlation
+  ``spearman``), the empirical p-value ``(1 + #{null draws at least as close}) / (1 + K)``.
+
+:class:`Criterion` combines them into the stored ``criterion`` (exactly the keys
+:data:`stimuli.success.CRITERION_KEYS`) and graded extras; :func:`success_of` is the rule.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> target = {"x": rng.normal(5, 1, (6, 2, 50))}
+>>> same = {"x": rng.normal(5, 1, (6, 2, 50))}
+>>> far = {"x": rng.normal(9, 1, (6, 2, 50))}
+>>> model_oddity(target, far, 200, rng).pc
+1.0
+>>> 0.2 < model_oddity(target, same, 200, rng).pc < 0.5
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from mrd.synthesis.similarity import DISTANCE_KINDS, display_to_tensor, layer_similarity
+from stimuli.errors import MRDError
+from stimuli.success import CRITERION_KEYS, success_rule
+
+NULL_METRICS = ("rel_l2", "cosine", "spearman")
+"""Metrics of the null test: the optimisation's two distances and a rank correlation (``1 - rho``)."""
+Z95 = 1.959963984540054
+"""Two-sided 95 % standard-normal quantile."""
+CI_METHODS = ("wilson", "clopper-pearson")
+_EXHAUSTIVE_MAX = 2_000_000
+
+Feats = Mapping[str, Any]
+
+
+def render_features(model: Any, renders: np.ndarray) -> dict[str, torch.Tensor]:
+    """Activations ``{layer: (R, V, ...)}`` of uint8 renders ``(R, V, H, W, 3)`` (one render per batch).
+
+    Examples
+    --------
+    >>> from mrd.models import ModelSpec, load_model
+    >>> m = load_model(ModelSpec(name="pixels", layers=["pixels"]))
+    >>> tuple(render_features(m, np.zeros((3, 2, 8, 8, 3), np.uint8))["pixels"].shape)
+    (3, 2, 3, 64, 64)
+    """
+    arr = np.asarray(renders)
+    if arr.ndim != 5:
+        raise MRDError(f"criterion: renders must be uint8 (R, V, H, W, 3), got shape {arr.shape}")
+    out: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for views in arr:
+            for k, v in model.features(display_to_tensor(views, model.device)).items():
+                out.setdefault(k, []).append(v.detach().cpu())
+    return {k: torch.stack(v) for k, v in out.items()}
+
+
+def _renders(feats: Feats, what: str, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """Check ``{layer: (R, V, ...)}`` (same R, V in every layer) and return float64 CPU tensors."""
+    if not feats:
+        raise MRDError(f"criterion: {what} activations name no layers")
+    if layers is not None and list(feats) != list(layers):
+        if set(layers) - set(feats):
+            raise MRDError(f"criterion: {what} activations lack layers {sorted(set(layers) - set(feats))}")
+        feats = {k: feats[k] for k in layers}
+    out = {k: torch.as_tensor(np.asarray(v.detach().cpu()) if isinstance(v, torch.Tensor) else np.asarray(v),
+                              dtype=torch.float64) for k, v in feats.items()}  # fmt: skip
+    rv = {k: tuple(v.shape[:2]) for k, v in out.items()}
+    if any(v.ndim < 3 for v in out.values()) or len(set(rv.values())) != 1:
+        raise MRDError(f"criterion: {what} activations must be (R, V, ...) with the same R and V in every "
+                       f"layer; got shapes {({k: tuple(v.shape) for k, v in out.items()})}")  # fmt: skip
+    return out
+
+
+def _check_views(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str) -> None:
+    for k in a:
+        if a[k].shape[1:] != b[k].shape[1:]:
+            raise MRDError(f"criterion: layer {k!r}: {what} activations have shape {tuple(b[k].shape[1:])} "
+                           f"per render, the target's {tuple(a[k].shape[1:])}")  # fmt: skip
+
+
+def _spearman_rows(x: torch.Tensor) -> torch.Tensor:
+    """Average ranks of each row, centred and scaled to unit norm (a constant row becomes 0)."""
+    from scipy.stats import rankdata
+
+    r = torch.as_tensor(rankdata(x.numpy(), axis=1), dtype=torch.float64)
+    r = r - r.mean(dim=1, keepdim=True)
+    return r / torch.linalg.vector_norm(r, dim=1, keepdim=True).clamp_min(1e-300)
+
+
+def pairwise_distances(cand: Feats, ref: Feats, metric: str = "rel_l2") -> np.ndarray:
+    """``d(cand[n, v], ref[m, v])`` per layer: an array ``(N, M, V, L)`` (layers in the order of ``cand``).
+
+    ``metric`` is ``"rel_l2"`` (``ref`` is the reference), ``"cosine"`` (``1 - cos``) or
+    ``"spearman"`` (``1 - rho`` of the flattened activations; average ranks for ties, ``rho = 0``
+    when either is constant).
+
+    Examples
+    --------
+    >>> a = {"x": np.array([[[3.0, 4.0]], [[3.0, 0.0]]])}
+    >>> pairwise_distances(a, a)[:, :, 0, 0].round(3).tolist()
+    [[0.0, 1.333], [0.8, 0.0]]
+    """
+    if metric not in NULL_METRICS:
+        raise MRDError(f"criterion: metric {metric!r} is not one of {', '.join(NULL_METRICS)}")
+    c = _renders(cand, "candidate")
+    r = _renders(ref, "reference", list(c))
+    _check_views(r, c, "candidate")
+    n, v_count = next(iter(c.values())).shape[:2]
+    m = next(iter(r.values())).shape[0]
+    out = np.empty((n, m, v_count, len(c)))
+    if metric == "spearman":
+        for li, k in enumerate(c):
+            for v in range(v_count):
+                a = _spearman_rows(c[k][:, v].reshape(n, -1))
+                b = _spearman_rows(r[k][:, v].reshape(m, -1))
+                out[:, :, v, li] = (1.0 - a @ b.T).numpy()
+        return out
+    for j in range(m):
+        for v in range(v_count):
+            cos, rel = layer_similarity(
+                {k: x[:, v] for k, x in c.items()}, {k: x[j : j + 1, v] for k, x in r.items()}
+            )
+            out[:, j, v, :] = rel if metric == "rel_l2" else 1.0 - cos
+    return out
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DISTANCE_KINDS:
+        raise MRDError(f"criterion: distance kind {kind!r} is not one of {', '.join(DISTANCE_KINDS)}")
+
+
+def mean_distance(cand: Feats, ref: Feats, kind: str = "rel_l2", *, exclude_same: bool = False) -> float:
+    """Mean over render pairs, views and layers of ``d(cand, ref)`` (``exclude_same``: skip ``n == m``).
+
+    Examples
+    --------
+    >>> a = {"x": np.array([[[1.0, 0.0]], [[0.0, 1.0]]])}
+    >>> mean_distance(a, a, "cosine", exclude_same=True)
+    1.0
+    """
+    _check_kind(kind)
+    d = pairwise_distances(cand, ref, kind).mean(axis=(2, 3))
+    if exclude_same:
+        if d.shape[0] != d.shape[1] or d.shape[0] < 2:
+            raise MRDError(
+                f"criterion: need >= 2 renders of one scene for pairs of distinct renders, got {d.shape[0]}"
+            )
+        return float(d[~np.eye(d.shape[0], dtype=bool)].mean())
+    return float(d.mean())
+
+
+def binomial_interval(k: int, n: int, method: str = "wilson") -> tuple[float, float]:
+    """Two-sided 95 % interval of a proportion ``k / n``: Wilson score (default) or Clopper-Pearson.
+
+    Examples
+    --------
+    >>> [round(x, 4) for x in binomial_interval(7, 20)]
+    [0.1812, 0.5671]
+    """
+    if n < 1 or not 0 <= k <= n:
+        raise MRDError(f"criterion: binomial interval needs 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if method == "wilson":
+        p, z2 = k / n, Z95**2
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+        return max(0.0, centre - half), min(1.0, centre + half)
+    if method == "clopper-pearson":
+        from scipy.stats import beta
+
+        lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
+        hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
+        return lo, hi
+    raise MRDError(f"criterion: interval method {method!r} is not one of {', '.join(CI_METHODS)}")
+
+
+@dataclass
+class Oddity:
+    """What :func:`model_oddity` measured (see its docstring)."""
+
+    pc: float
+    correct: int
+    n: int
+    ci_low: float
+    ci_high: float
+    ci_method: str
+    distinct: int
+    pc_exhaustive: float | None
+    pc_per_view: list[float]
+    distance_ratio: float
+    distance_metamer: float
+    distance_target: float
+
+
+def _odd_scores(d: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Summed distance of each item of triplets ``(a, b, c)`` to the other two: ``(T, 3)``."""
+    return np.stack([d[a, b] + d[a, c], d[b, a] + d[b, c], d[c, a] + d[c, b]], axis=1)
+
+
+def _p_odd(scores: np.ndarray) -> np.ndarray:
+    """Chance of picking item 2 (the odd one): 1/#tied if it has the largest score, else 0."""
+    top = np.isclose(scores, scores.max(axis=1, keepdims=True), rtol=1e-12, atol=0.0)
+    return np.where(top[:, 2], 1.0 / top.sum(axis=1), 0.0)
+
+
+def model_oddity(
+    target_feats: Feats, metamer_feats: Feats, n_triplets: int = 200, rng: Any = None, kind: str = "rel_l2",
+    ci: str = "wilson",
+) -> Oddity:  # fmt: skip
+    """The model as an oddity observer on triplets of independent renders.
+
+    Parameters
+    ----------
+    target_feats, metamer_feats : mapping of str to array
+        ``{layer: (R, V, ...)}`` activations of R >= 2 renders of the target and of the metamer.
+    n_triplets : int
+        Triplets sampled with replacement over the distinct ones: ``ceil(n/2)`` of two target renders
+        and one metamer render, ``floor(n/2)`` the other way round (each type uniformly over its
+        ``C(R_a, 2) * R_b`` distinct combinations; a triplet never holds a render twice).
+    rng : numpy.random.Generator or int, optional
+    kind : {"rel_l2", "cosine"}
+        The optimisation's distance (mean over layers; over views for the decision).
+    ci : {"wilson", "clopper-pearson"}
+        The 95 % interval of the proportion correct.
+
+    Returns
+    -------
+    Oddity
+        ``pc`` (proportion correct, ties guessed with ``rng``), ``correct``, ``n``, the interval,
+        ``distinct`` (number of distinct triplets; when ``n`` exceeds it the draws repeat triplets
+        and the interval is narrower than the sampling error of R renders), ``pc_exhaustive`` (the
+        expected proportion over every distinct triplet, both types weighted equally; None beyond
+        2e6 triplets), ``pc_per_view`` (each view judged alone, exhaustively), and the distance ratio
+        ``distance_metamer / distance_target``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> o = model_oddity({"x": rng.random((4, 1, 9))}, {"x": 3 + rng.random((4, 1, 9))}, 100, rng)
+    >>> o.pc, o.distinct, o.distance_ratio > 3
+    (1.0, 48, True)
+    """
+    _check_kind(kind)
+    t = _renders(target_feats, "target")
+    m = _renders(metamer_feats, "metamer", list(t))
+    _check_views(t, m, "metamer")
+    rt, rm = next(iter(t.values())).shape[0], next(iter(m.values())).shape[0]
+    if rt < 2 or rm < 2:
+        raise MRDError(f"criterion: oddity triplets need >= 2 independent renders of the target and of the "
+                       f"metamer; got {rt} and {rm}")  # fmt: skip
+    if n_triplets < 1:
+        raise MRDError(f"criterion: n_triplets must be >= 1, got {n_triplets}")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    items = {k: torch.cat([t[k], m[k]]) for k in t}
+    d = pairwise_distances(items, items, kind).mean(axis=3)  # (N, N, V); column = reference
+    dist_target = float(d[:rt, :rt][~np.eye(rt, dtype=bool)].mean())
+    dist_metamer = float(d[rt:, :rt].mean())
+    sym = (d + d.transpose(1, 0, 2)) / 2
+    comb = sym.mean(axis=2)
+    tidx, midx = np.arange(rt), rt + np.arange(rm)
+
+    def sample(same: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+        pairs = np.array(np.triu_indices(len(same), 1)).T
+        pick = pairs[gen.integers(len(pairs), size=k)]
+        return np.column_stack([same[pick[:, 0]], same[pick[:, 1]], other[gen.integers(len(other), size=k)]])
+
+    n_a = (n_triplets + 1) // 2
+    trip = np.concatenate([sample(tidx, midx, n_a), sample(midx, tidx, n_triplets - n_a)])
+    p_odd = _p_odd(_odd_scores(comb, trip[:, 0], trip[:, 1], trip[:, 2]))
+    correct = int((gen.random(len(p_odd)) < p_odd).sum())
+    lo, hi = binomial_interval(correct, n_triplets, ci)
+
+    distinct_a, distinct_b = math.comb(rt, 2) * rm, math.comb(rm, 2) * rt
+    exhaustive, per_view = None, []
+    if distinct_a + distinct_b <= _EXHAUSTIVE_MAX:
+        every = []
+        for same, other in ((tidx, midx), (midx, tidx)):
+            i, j = np.triu_indices(len(same), 1)
+            g = np.array(np.meshgrid(np.arange(len(i)), other, indexing="ij")).reshape(2, -1)
+            every.append((same[i][g[0]], same[j][g[0]], g[1]))
+
+        def pc_all(dd: np.ndarray) -> float:
+            return float(np.mean([_p_odd(_odd_scores(dd, *e)).mean() for e in every]))
+
+        exhaustive = pc_all(comb)
+        per_view = [pc_all(sym[:, :, v]) for v in range(sym.shape[2])]
+    ratio = dist_metamer / dist_target if dist_target > 0 else (math.inf if dist_metamer > 0 else math.nan)
+    return Oddity(pc=correct / n_triplets, correct=correct, n=n_triplets, ci_low=lo, ci_high=hi, ci_method=ci,
+                  distinct=distinct_a + distinct_b, pc_exhaustive=exhaustive, pc_per_view=per_view,
+                  distance_ratio=ratio, distance_metamer=dist_metamer, distance_target=dist_target)  # fmt: skip
+
+
+def null_p_values(
+    target_feats: Feats, metamer_feats: Feats, null_feats: Feats, metrics: Sequence[str] = NULL_METRICS
+) -> dict[str, dict[str, float]]:
+    """Empirical p-value of the metamer's distance to the target among K null draws, per metric and layer.
+
+    A candidate's distance is the mean over its renders, the target renders and the views;
+    ``p = (1 + #{k: d(null_k) <= d(metamer)}) / (1 + K)``. ``cosine`` and ``spearman`` carry no
+    information on a layer of one value per view (any two positive scalars have cosine 1), so they
+    are left out there.
+
+    Parameters
+    ----------
+    target_feats, metamer_feats : mapping of str to array
+        ``{layer: (R, V, ...)}``.
+    null_feats : mapping of str to array
+        ``{layer: (K, V, ...)}``: one render of each null draw.
+    metrics : sequence of str
+        From :data:`NULL_METRICS`.
+
+    Returns
+    -------
+    dict
+        ``{metric: {layer: p}}``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = {"x": rng.normal(5, 1, (3, 1, 40))}
+    >>> null = {"x": rng.normal(5, 1, (9, 1, 40)) + rng.normal(0, 3, (9, 1, 1))}
+    >>> null_p_values(t, {"x": t["x"][:2] + 0.01}, null, ["rel_l2"])
+    {'rel_l2': {'x': 0.1}}
+    """
+    t = _renders(target_feats, "target")
+    m = _renders(metamer_feats, "metamer", list(t))
+    k = _renders(null_feats, "null", list(t))
+    _check_views(t, m, "metamer")
+    _check_views(t, k, "null")
+    n_null = next(iter(k.values())).shape[0]
+    out: dict[str, dict[str, float]] = {}
+    for metric in metrics:
+        if metric not in NULL_METRICS:
+            raise MRDError(f"criterion: null metric {metric!r} is not one of {', '.join(NULL_METRICS)}")
+        layers = [name for name, v in t.items() if metric == "rel_l2" or v[0, 0].numel() > 1]
+        if not layers:
+            continue
+        sub = {name: t[name] for name in layers}
+        dm = pairwise_distances({name: m[name] for name in layers}, sub, metric).mean(axis=(0, 1, 2))
+        dk = pairwise_distances({name: k[name] for name in layers}, sub, metric).mean(axis=(1, 2))  # (K, L)
+        out[metric] = {
+            name: float((1 + np.sum(dk[:, i] <= dm[i])) / (1 + n_null)) for i, name in enumerate(layers)
+        }
+    if not out:
+        raise MRDError(f"criterion: none of the metrics {list(metrics)} applies to layers {list(t)}")
+    return out
+
+
+@dataclass
+class Evaluation:
+    """The outcome of :meth:`Criterion.evaluate`.
+
+    Attributes
+    ----------
+    criterion : dict
+        Exactly :data:`stimuli.success.CRITERION_KEYS` (the metamer attribute ``criterion``).
+    graded : dict
+        The graded measures (JSON-ready; for the record's ``info``).
+    """
+
+    criterion: dict[str, Any]
+    graded: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return success_of(self.criterion)
+
+
+def success_of(criterion: Mapping[str, Any]) -> bool:
+    """``oddity_pc <= oddity_pc_max and null_p <= null_alpha and beats_start`` (:func:`stimuli.success.success_rule`).
+
+    Examples
+    --------
+    >>> success_of({"oddity_pc": 0.4, "oddity_pc_max": 0.45, "null_p": 0.01, "null_alpha": 0.05, "beats_start": True})
+    True
+    """
+    return success_rule(dict(criterion))
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """The success rule of a metamer and its defaults.
+
+    Parameters
+    ----------
+    oddity_pc_max : float
+        Largest proportion correct of the model as an oddity observer that counts as "cannot tell":
+        0.45 lies 0.12 above chance (1/3), which with 200 triplets is about 3.5 binomial standard
+        errors (sd of a proportion at 1/3 over 200 trials: 0.033): a metamer the model tells apart
+        on half the triplets fails; one it cannot tell apart passes with high probability.
+    null_alpha : float
+        Largest null p-value that counts: 0.05. With K = 100 draws the smallest reachable p is
+        1/101 (about 0.0099), so 0.05 means at most 4 of 100 null draws as close as the metamer; with
+        K < 19 no metamer can pass. The rule takes the largest p over layers and metrics (the weakest
+        evidence): requiring every test to pass is an intersection-union test, valid at level alpha
+        without a multiplicity correction.
+    n_triplets : int
+        Oddity triplets (>= 200 by the issue's check).
+    kind : {"rel_l2", "cosine"}
+        The optimisation's distance.
+    metrics : tuple of str
+        Null-test metrics.
+    ci : {"wilson", "clopper-pearson"}
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> scene = rng.normal(5, 1, (1, 1, 30))  # re-renders: the scene plus render noise
+    >>> t, m = {"x": scene + rng.normal(0, 0.3, (6, 2, 30))}, {"x": scene + rng.normal(0, 0.3, (6, 2, 30))}
+    >>> null = {"x": scene + rng.normal(0, 0.3, (100, 2, 30)) + rng.normal(0, 1, (100, 1, 30))}
+    >>> ev = Criterion().evaluate(t, m, {"x": t["x"] + 5}, null, rng=0)
+    >>> sorted(ev.criterion) == sorted(CRITERION_KEYS), ev.criterion["beats_start"], ev.success
+    (True, True, True)
+    """
+
+    oddity_pc_max: float = 0.45
+    null_alpha: float = 0.05
+    n_triplets: int = 200
+    kind: str = "rel_l2"
+    metrics: tuple[str, ...] = NULL_METRICS
+    ci: str = "wilson"
+
+    def evaluate(self, target_feats: Feats, metamer_feats: Feats, start_feats: Feats, null_feats: Feats,
+                 rng: Any = None) -> Evaluation:  # fmt: skip
+        """Oddity, null p-values and the start comparison of a metamer (all arguments ``{layer: (R, V, ...)}``).
+
+        ``null_feats`` holds one render of each of K null draws, ``start_feats`` renders of the
+        optimisation's start. ``rng`` (Generator or seed) draws the triplets.
+        """
+        odd = model_oddity(target_feats, metamer_feats, self.n_triplets, rng, self.kind, self.ci)
+        p = null_p_values(target_feats, metamer_feats, null_feats, self.metrics)
+        d_start = mean_distance(start_feats, target_feats, self.kind)
+        t = _renders(target_feats, "target")
+        null_d = pairwise_distances(null_feats, t, self.kind).mean(axis=(1, 2, 3))
+        per_vl = pairwise_distances(metamer_feats, t, self.kind).mean(axis=(0, 1))
+        tt = pairwise_distances(t, t, self.kind)
+        off = ~np.eye(tt.shape[0], dtype=bool)
+        criterion = {
+            "oddity_pc": odd.pc, "oddity_pc_max": float(self.oddity_pc_max),
+            "null_p": max(v for per in p.values() for v in per.values()), "null_alpha": float(self.null_alpha),
+            "beats_start": bool(odd.distance_metamer < d_start),
+        }  # fmt: skip
+        criterion = {k: criterion[k] for k in CRITERION_KEYS}
+        graded = {
+            "oddity_correct": odd.correct, "oddity_n": odd.n, "oddity_ci_low": odd.ci_low,
+            "oddity_ci_high": odd.ci_high, "oddity_ci_method": odd.ci_method, "oddity_distinct": odd.distinct,
+            "oddity_pc_exhaustive": odd.pc_exhaustive, "oddity_pc_per_view": odd.pc_per_view,
+            "distance_kind": self.kind, "distance_ratio": odd.distance_ratio,
+            "distance_metamer": odd.distance_metamer, "distance_target": odd.distance_target,
+            "distance_start": d_start, "distance_null": [float(x) for x in null_d],
+            "distance_metamer_view_layer": per_vl.tolist(), "distance_target_view_layer": tt[off].mean(axis=0).tolist(),
+            "layers": list(t), "null_k": int(null_d.shape[0]), "null_p_per_layer_metric": p,
+        }  # fmt: skip
+        return Evaluation(criterion=criterion, graded=graded)
+
+
+def evaluate(target_feats: Feats, metamer_feats: Feats, start_feats: Feats, null_feats: Feats, *,
+             rng: Any = None, **settings: Any) -> Evaluation:  # fmt: skip
+    """``Criterion(**settings).evaluate(...)``.
+
+    Examples
+    --------
+    >>> x = {"x": np.random.default_rng(0).random((3, 1, 4))}
+    >>> evaluate(x, x, x, x, rng=0, n_triplets=10).criterion["beats_start"]
+    False
+    """
+    return Criterion(**settings).evaluate(target_feats, metamer_feats, start_feats, null_feats, rng)
