@@ -153,14 +153,14 @@ def simulate_participants(
 
 
 def summary(paths: list[Path]) -> dict[str, Any]:
-    """Proportion correct over the main, non-catch trials of the given CSV files."""
+    """Proportion correct over the main metamer trials (no catch, no noise-floor) of the given CSV files."""
     import csv
 
     n = k = 0
     for p in paths:
         with open(p, encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):
-                if row["block_type"] == "main" and row["is_catch"] == "0":
+                if row["block_type"] == "main" and row["is_catch"] == "0" and row.get("trial_type", "metamer") in ("metamer", ""):
                     n += 1
                     k += int(row["correct"])
     return {"participants": len(paths), "main_trials": n, "proportion_correct": k / n if n else float("nan")}
