@@ -1,58 +1,42 @@
-"""Building blocks of every config model: a strict pydantic base and common field types.
+"""Building blocks of every part of the stimulus-set config, on the suite's one TOML-validation
+toolkit (:mod:`stimuli.tomlcheck`): a strict base model and the common field types.
 
-Strict means: unknown fields are refused (typos surface), booleans are not numbers, and numbers
-are finite. Every part of the stimulus-set config (:mod:`mrd.config`, the group specs in
-:mod:`mrd.groups`) derives from :class:`StrictModel`.
+Strict means: unknown fields are refused (typos surface), booleans are not numbers, numbers are
+finite and inside stated physical bounds, strings have length limits. Every part of the config
+(:mod:`mrd.config`, the group specs in :mod:`mrd.groups`) derives from :class:`StrictModel`.
 
 Examples
 --------
 >>> class Spec(StrictModel):
-...     x: float = 1.0
+...     x: Number(ge=0, le=10) = 1.0
 >>> Spec(x=2).x
 2.0
->>> Spec(y=1)
+>>> from stimuli.tomlcheck import validate
+>>> validate(Spec, {"x": True}, "c.toml")
 Traceback (most recent call last):
 ...
-pydantic_core._pydantic_core.ValidationError: 1 validation error for Spec
-...
+stimuli.errors.MRDError: c.toml: invalid config
+  field 'x' = True: a boolean is not a number; give a number >= 0 and <= 10
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-__all__ = ["Color", "Range", "StrictModel", "Unit", "check_range"]
+from stimuli.tomlcheck import Flag, Integer, Number, StrictModel, Text
 
+__all__ = ["MAX_RADIANCE", "Color", "Flag", "Integer", "Number", "Range", "StrictModel", "Text", "Unit", "check_range"]
 
-class StrictModel(BaseModel):
-    """Pydantic base of config parts: extra fields forbidden, no inf/nan."""
+MAX_RADIANCE = 1e6
+"""Upper bound of any radiance or intensity value (a physical scene; larger is a typo)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_booleans_as_numbers(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, value in data.items():
-                info = cls.model_fields.get(name)
-                if info is not None and _has_bool(value) and "bool" not in str(info.annotation):
-                    raise ValueError(f"field '{name}' = {value!r}: true/false given where a number or text belongs")
-        return data
-
-
-def _has_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return True
-    return isinstance(value, list) and any(_has_bool(v) for v in value)
-
-
-Color = Annotated[list[Annotated[float, Field(ge=0.0)]], Field(min_length=3, max_length=3)]
-"""An RGB triple of non-negative floats."""
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Color = Annotated[list[Number(ge=0.0, le=MAX_RADIANCE)], Field(min_length=3, max_length=3)]
+"""An RGB triple of non-negative finite floats (radiances up to :data:`MAX_RADIANCE`)."""
+Unit = Number(ge=0.0, le=1.0)
 """A float in [0, 1]."""
-Range = Annotated[list[float], Field(min_length=2, max_length=2)]
+Range = Annotated[list[Number(ge=-1e6, le=1e6)], Field(min_length=2, max_length=2)]
 """``[low, high]``; check bounds with :func:`check_range`."""
 
 

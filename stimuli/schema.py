@@ -39,6 +39,9 @@ SCHEMA_VERSION = "1.1"
 SUPPORTED_MAJOR = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 GROUPS = ("shape", "material", "lighting")
+"""The shipped parameter groups; a registered group (docs/groups.md) may add others."""
+GROUP_PATTERN = r"[a-z][a-z0-9_]{0,63}"
+"""What a parameter-group name looks like (lower-case letters, digits, '_')."""
 
 ROOT_ATTRS = ("schema_version", "created", "suite_version", "config_text", "config_sha256", "content_digest")
 MODEL_ATTRS = ("name", "source", "weight_source", "weight_sha256", "layers", "input_size", "mean", "std")

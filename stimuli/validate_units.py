@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from stimuli.checksum import Scan, group_sha256, scan_dataset
 from stimuli.digest import content_digest, digest_form, digest_from_checksums
 from stimuli.errors import MRDError
 from stimuli.schema import (
+    GROUP_PATTERN,
     GROUPS,
     INT64_MAX,
     INT64_MIN,
@@ -272,8 +274,8 @@ class Checker:
             self.report(f"{g.name}: scene_id {scene_id!r} is not in /scenes")
         if a["model_id"] is not None and model_id not in self.f["models"]:
             self.report(f"{g.name}: model_id {model_id!r} is not in /models")
-        if a["group"] is not None and str(a["group"]) not in GROUPS:
-            self.report(f"{g.name}: group {str(a['group'])!r} is not one of {', '.join(GROUPS)}")
+        if a["group"] is not None and str(a["group"]) not in GROUPS and not re.fullmatch(GROUP_PATTERN, str(a["group"])):
+            self.report(f"{g.name}: group {str(a['group'])!r} is not a parameter-group name (shipped: {', '.join(GROUPS)})")
         self._numbers(g, a)
         disp = self.image(g, "display", np.uint8)
         self.image(g, "renders", np.uint8, ndim=5, required=False)

@@ -40,6 +40,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -50,17 +51,19 @@ from types import TracebackType
 import h5py
 
 from stimuli import h5io
-from stimuli.checks import check_metamer, check_scene, check_similarity
+from stimuli.checks import check_finite, check_metamer, check_scene, check_similarity
 from stimuli.checksum import stamp_group
 from stimuli.digest import content_digest
 from stimuli.errors import MRDError
 from stimuli.fsutil import free_bytes, fsync_dir, fsync_file, mib, space_error, write_new_file
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
-from stimuli.schema import GROUPS, SCHEMA_VERSION, check_id, check_schema_version
+from stimuli.schema import GROUP_PATTERN, GROUPS, SCHEMA_VERSION, check_id, check_schema_version
 from stimuli.version import suite_version
 
 KIND_ORDER = {"model": 0, "scene": 1, "metamer": 2, "similarity": 3}
 _PLURAL = {"model": "models", "scene": "scenes", "metamer": "metamers"}
+MAX_CONFIG_BYTES = 4 << 20
+"""Largest config text a store records (a config is a short TOML file)."""
 SPACE_MARGIN = 4 << 20
 """Bytes kept free beyond what a write needs (HDF5 metadata, the folder entry)."""
 
@@ -195,6 +198,10 @@ class StoreWriter:
             self.flush()
 
     def _create(self, config_text: str) -> None:
+        size = len(config_text.encode("utf-8"))
+        if size > MAX_CONFIG_BYTES:
+            raise MRDError(f"{self.path}: the config text is {mib(size)}; a stimulus-set config may have at most "
+                           f"{mib(MAX_CONFIG_BYTES)}")
         tmp = self.path.with_name(self.path.name + ".create.tmp")
         try:
             self._need(len(config_text.encode("utf-8")), "create the store")
@@ -280,8 +287,8 @@ class StoreWriter:
             raise MRDError(f"{what}: scene {rec.scene_id!r} is not in {self.path}; add the scene first")
         if not self.has_model(rec.model_id):
             raise MRDError(f"{what}: model {rec.model_id!r} is not in {self.path}; add the model first")
-        if rec.group not in GROUPS:
-            raise MRDError(f"{what}: group {rec.group!r} is not one of {', '.join(GROUPS)}")
+        if rec.group not in GROUPS and not (isinstance(rec.group, str) and re.fullmatch(GROUP_PATTERN, rec.group)):
+            raise MRDError(f"{what}: group {rec.group!r} is not a parameter-group name (shipped: {', '.join(GROUPS)})")
         if rec.model_id not in rec.similarity:
             raise MRDError(f"{what}: similarity under its own model {rec.model_id!r} is missing")
         check_metamer(rec)
@@ -294,7 +301,10 @@ class StoreWriter:
             raise MRDError(f"{self.path}: metamer {metamer_id!r} is not in the store")
         if not self.has_model(model_id):
             raise MRDError(f"{self.path}: model {model_id!r} is not in the store; add the model first")
-        check_similarity(sim, sim.cosine.shape[0], f"metamer {metamer_id!r}, similarity {model_id!r}")
+        what = f"metamer {metamer_id!r}, similarity {model_id!r}"
+        check_similarity(sim, sim.cosine.shape[0], what)
+        for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
+            check_finite(getattr(sim, name), f"{what}: {name}")
         self._write_unit(
             "similarity", f"{metamer_id}/{model_id}", lambda g: h5io.write_similarity(g, sim),
             metamer_id=metamer_id, model_id=model_id,

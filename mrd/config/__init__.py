@@ -23,6 +23,7 @@ Examples
 """
 
 from mrd.config.setconfig import (
+    CriterionSettings,
     LIGHTING_PARAMS,
     MATERIAL_PARAMS,
     Job,
@@ -50,6 +51,7 @@ from mrd.config.setconfig import (
 )
 
 __all__ = [
+    "CriterionSettings",
     "LIGHTING_PARAMS",
     "MATERIAL_PARAMS",
     "Job",

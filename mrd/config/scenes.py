@@ -18,14 +18,14 @@ from pydantic import field_validator
 from mrd.groups.lighting import LightingSpec
 from mrd.groups.material import MaterialSpec, TextureSpec
 from mrd.groups.shape import ShapeSpec
-from mrd.specbase import StrictModel
+from mrd.specbase import StrictModel, Text
 
 __all__ = ["LightingSpec", "MaterialSpec", "SceneSpec", "ShapeSpec", "TextureSpec"]
 
 class SceneSpec(StrictModel):
     """A target scene."""
 
-    id: str
+    id: Text(64)
     shape: ShapeSpec = ShapeSpec()
     material: MaterialSpec = MaterialSpec()
     lighting: LightingSpec = LightingSpec()

@@ -25,17 +25,15 @@ Examples
 
 from __future__ import annotations
 
-import math
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mrd.config.scenes import LightingSpec, MaterialSpec, SceneSpec, ShapeSpec, TextureSpec
 from mrd.config.settings import (
+    CriterionSettings,
     LearningRates,
     NullSettings,
     OptimizeSettings,
@@ -48,10 +46,12 @@ from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.registry import get_group, group_names
 from mrd.groups.shape import ShapePrior
 from mrd.models.spec import ModelSpec
-from mrd.specbase import StrictModel
+from mrd.specbase import Integer, StrictModel, Text
 from stimuli.errors import MRDError
+from stimuli.tomlcheck import format_errors, parse_toml, read_toml
 
 __all__ = [
+    "CriterionSettings",
     "LIGHTING_PARAMS",
     "MATERIAL_PARAMS",
     "Job",
@@ -107,10 +107,10 @@ class StartSpec(StrictModel):
 class MetamerJobs(StrictModel):
     """A block of metamer jobs: the cross product scenes x groups x models x seeds."""
 
-    scenes: list[str] | Literal["*"] = "*"
-    groups: list[str] = Field(["material"], min_length=1, description="registered parameter groups")
-    models: list[str] | Literal["*"] = "*"
-    seeds: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field([0], min_length=1)
+    scenes: list[Text(128)] | Literal["*"] = "*"
+    groups: list[Text(64)] = Field(["material"], min_length=1, description="registered parameter groups")
+    models: list[Text(128)] | Literal["*"] = "*"
+    seeds: list[Integer(ge=0, le=2**63 - 1)] = Field([0], min_length=1, max_length=100000)
     start: Literal["prior"] | StartSpec = "prior"
 
     @field_validator("groups")
@@ -142,9 +142,9 @@ class Job:
 class SetConfig(SynthesisSettings):
     """A whole stimulus-set config: :class:`SynthesisSettings` plus models, scenes and jobs."""
 
-    title: str = Field("", max_length=1000)
-    variant: str = Field(
-        "auto", max_length=64, description="Mitsuba variant, or 'auto' (cuda_ad_rgb if usable, else llvm_ad_rgb)"
+    title: Text(1000) = ""
+    variant: Text(64) = Field(
+        "auto", description="Mitsuba variant, or 'auto' (cuda_ad_rgb if usable, else llvm_ad_rgb)"
     )
     models: list[ModelSpec] = Field(min_length=1)
     scenes: list[SceneSpec] = Field(min_length=1)
@@ -220,48 +220,19 @@ def model_key(spec: ModelSpec) -> str:
     return spec.model_id
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.match(r"^[A-Z][A-Za-z]+$", str(part)):  # a union member's class name
-            continue
-        elif not re.match(r"^(function-after|function-wrap|literal|list|union|int|str)\[", str(part)):
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn a pydantic error into lines ``FILE: field 'a.b[0]' = VALUE: what is allowed``.
+    """Turn a pydantic error into lines ``FILE: field 'a.b[0]' = VALUE: what is allowed``
+    (:func:`stimuli.tomlcheck.format_errors` on the whole config).
 
     Examples
     --------
     >>> try:
-    ...     RenderSettings(spp=0)
+    ...     SetConfig(render={"spp": 0}, models=[], scenes=[], metamers=[])
     ... except ValidationError as e:
-    ...     print(format_validation_error(e, "x.toml"))
-    x.toml: invalid config
-      field 'spp' = 0: Input should be greater than or equal to 1
+    ...     print(format_validation_error(e, "x.toml").splitlines()[1])
+      field 'render.spp' = 0: out of range; give a number >= 1 and <= 4096
     """
-    lines = [f"{source}: invalid config"]
-    errors = exc.errors()
-    wheres = [_where(e["loc"]) for e in errors]
-    for err, where in zip(errors, wheres, strict=True):
-        if err["type"] == "literal_error" and any(w.startswith(where + ".") for w in wheres):
-            continue  # a union's other branch failed deeper down: report that one
-        value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see the config reference in mrd/config.py)"
-        if err["type"] == "missing":
-            lines.append(f"  field '{where}': required but missing")
-        else:
-            lines.append(f"  field '{where}' = {shown}: {msg}")
-    return "\n".join(lines)
+    return format_errors(exc, source, SetConfig)
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: str | Path = ".") -> SetConfig:
@@ -291,22 +262,19 @@ def parse_config(text: str, source: str = "<config>", base_dir: str | Path = "."
     Traceback (most recent call last):
     ...
     stimuli.errors.MRDError: bad.toml: invalid config
-      field 'seed' = -1: Input should be greater than or equal to 0
+      field 'seed' = -1: out of range; give a number >= 0 and <= 9.22337e+18
       field 'models': required but missing
       field 'scenes': required but missing
       field 'metamers': required but missing
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MRDError(f"{source}: not valid TOML: {exc}") from None
+    data = parse_toml(text.encode("utf-8", "surrogatepass"), source)
     try:
         cfg = SetConfig(**data)
     except ValidationError as exc:
         raise MRDError(format_validation_error(exc, source)) from None
+    except RecursionError:
+        raise MRDError(f"{source}: invalid config: nested too deeply") from None
     cfg._base_dir = str(base_dir)
-    if not math.isfinite(cfg.render.exposure):
-        raise MRDError(f"{source}: field 'render.exposure' = {cfg.render.exposure}: must be finite")
     return cfg
 
 
@@ -320,10 +288,8 @@ def load_config(path: str | Path) -> tuple[SetConfig, str]:
     True
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MRDError(f"{p}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MRDError(f"{p}: cannot read config ({exc})") from None
+    if not p.exists():
+        raise MRDError(f"{p}: config file not found")
+    _, raw = read_toml(p)
+    text = raw.decode("utf-8")
     return parse_config(text, str(p), p.resolve().parent), text

@@ -21,22 +21,28 @@ from pydantic import Field, field_validator, model_validator
 from mrd.groups.lighting import LIGHTING_PARAMS, LightingPrior
 from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.shape import ShapePrior
-from mrd.specbase import StrictModel
+from mrd.specbase import Flag, Integer, Number, StrictModel
+
 
 class RenderSettings(StrictModel):
     """Resolution, samples, cameras and tone mapping."""
 
-    resolution: int | list[int] = Field(64, description="pixels: N for N x N, or [width, height]")
-    spp: int = Field(8, ge=1, le=4096, description="samples per pixel during optimisation")
-    display_spp: int = Field(256, ge=1, le=65536, description="samples per pixel of stored renders")
-    views: int = Field(4, ge=1, le=64)
+    resolution: Integer(ge=8, le=4096) | list[Integer(ge=8, le=4096)] = Field(64, description="pixels: N for N x N, or [width, height]")
+    spp: Integer(ge=1, le=4096) = Field(8, description="samples per pixel during optimisation")
+    display_spp: Integer(ge=1, le=65536) = Field(256, description="samples per pixel of stored renders")
+    views: Integer(ge=1, le=64) = 4
     layout: Literal["ring", "fibonacci"] = "ring"
-    distance: float = Field(3.5, gt=0, description="camera distance from the object centre")
-    fov: float = Field(35.0, gt=1, lt=170, description="horizontal field of view, degrees")
-    elevation: float = Field(20.0, ge=-89, le=89, description="ring: camera elevation, degrees")
-    max_depth: int = Field(3, ge=2, le=16, description="path depth for material/lighting and display renders")
-    exposure: float = Field(0.0, ge=-16, le=16, description="tone map exposure, stops")
-    env_resolution: int = Field(32, ge=4, le=1024, description="gradient environment map height")
+    distance: Number(gt=0, le=1e3) = Field(3.5, description="camera distance from the object centre")
+    fov: Number(gt=1, lt=170) = Field(35.0, description="horizontal field of view, degrees")
+    elevation: Number(ge=-89, le=89) = Field(20.0, description="ring: camera elevation, degrees")
+    max_depth: Integer(ge=2, le=16) = Field(3, description="path depth for material/lighting and display renders")
+    exposure: Number(ge=-16, le=16) = Field(0.0, description="tone map exposure, stops")
+    display_renders: Integer(ge=1, le=64) = Field(
+        4,
+        description="independent display renders (distinct seeds) of every target and metamer: trials show "
+        "three different renders, and the success criterion compares renders with renders",
+    )
+    env_resolution: Integer(ge=4, le=1024) = Field(32, description="gradient environment map height")
 
     @field_validator("resolution")
     @classmethod
@@ -56,37 +62,33 @@ class RenderSettings(StrictModel):
 class LearningRates(StrictModel):
     """Adam learning rate per parameter group (latent units: logits, log radiance, LargeSteps)."""
 
-    shape: float = Field(0.01, gt=0)
-    material: float = Field(0.05, gt=0)
-    lighting: float = Field(0.05, gt=0)
+    shape: Number(gt=0, le=10) = 0.01
+    material: Number(gt=0, le=10) = 0.05
+    lighting: Number(gt=0, le=10) = 0.05
 
 
 class OptimizeSettings(StrictModel):
     """Optimisation: steps, learning rates, objective, stopping and shape regularisation."""
 
-    steps: int = Field(100, ge=1, le=100000)
+    steps: Integer(ge=1, le=100000) = 100
     lr: LearningRates = LearningRates()
     distance: Literal["rel_l2", "cosine"] = "rel_l2"
-    target_renders: int = Field(
+    target_renders: Integer(ge=1, le=1024) = Field(
         8,
-        ge=1,
-        le=1024,
         description="noisy target renders (optimisation spp) averaged into the objective's target",
     )
-    convergence_window: int = Field(
-        0, ge=0, description="steps; stop when the window mean stops falling (0 = off)"
+    convergence_window: Integer(ge=0, le=100000) = Field(
+        0, description="steps; stop when the window mean stops falling (0 = off)"
     )
-    convergence_tol: float = Field(1e-3, ge=0, description="relative improvement required per window")
-    stop_on_success: bool = True
-    success_fraction: float = Field(
+    convergence_tol: Number(ge=0, le=1) = Field(1e-3, description="relative improvement required per window")
+    stop_on_success: Flag = True
+    success_fraction: Number(ge=0, le=1) = Field(
         0.25,
-        ge=0,
-        le=1,
         description="stop once step similarity >= null max + fraction x (noise ceiling - null max)",
     )
-    largesteps_lambda: float = Field(19.0, gt=0)
-    remesh_every: int = Field(0, ge=0, description="shape: Botsch remeshing every N steps (0 = off)")
-    remesh_edge_scale: float = Field(1.0, gt=0, description="remesh target edge length / current mean edge")
+    largesteps_lambda: Number(ge=0.1, le=1e4) = Field(19.0, description="LargeSteps smoothness")
+    remesh_every: Integer(ge=0, le=100000) = Field(0, description="shape: Botsch remeshing every N steps (0 = off)")
+    remesh_edge_scale: Number(ge=0.05, le=20) = Field(1.0, description="remesh target edge length / current mean edge")
     vary_material: list[Literal["base_color", "roughness", "metallic", "specular"]] = Field(
         list(MATERIAL_PARAMS),
         min_length=1,
@@ -94,6 +96,32 @@ class OptimizeSettings(StrictModel):
     )
     vary_lighting: list[Literal["environment", "light"]] = Field(
         list(LIGHTING_PARAMS), min_length=1, description="lighting parts optimised; others keep target values"
+    )
+    lr_decay: Literal["none", "cosine", "halving"] = Field(
+        "cosine",
+        description="learning-rate schedule over `steps`: constant, cosine to lr_final_fraction, or halved at 50 % "
+        "and 75 %",
+    )
+    lr_final_fraction: Number(ge=0, le=1) = Field(0.1, description="cosine: final rate / initial rate")
+    iterate: Literal["last", "best"] = Field(
+        "best",
+        description="the returned values: the last iterate, or the one with the lowest 5-step mean loss",
+    )
+    spp_final: Integer(ge=0, le=4096) = Field(
+        0, description="optional spp ramp: samples per pixel grow linearly from `render.spp` to this (0 = off)"
+    )
+    start_jitter: Number(ge=0, le=0.5) = Field(
+        0.05,
+        description="shape: amplitude of a seed-dependent harmonic perturbation of an explicit start (e.g. the "
+        "icosphere), so that seeds start from different meshes (0 = identical starts)",
+    )
+    mode: Literal["demo", "experiment"] = Field(
+        "demo",
+        description="demo: stop by the stop rule above; experiment: check the strict criterion every "
+        "`criterion.check_every` steps on fresh display renders and stop when it holds (or at `steps`)",
+    )
+    sppi: Integer(ge=0, le=4096) = Field(
+        0, description="shape: projective integrator's importance samples for guiding (0 = off; >0 costs ~100x)"
     )
 
     @model_validator(mode="before")
@@ -117,19 +145,42 @@ class Priors(StrictModel):
 
 
 class NullSettings(StrictModel):
-    """The null reference: K scenes drawn from the prior over the varied group."""
+    """The null reference: K scenes drawn from the prior over the varied group (display renders only)."""
 
-    draws: int = Field(4, ge=1, le=1000)
+    draws: Integer(ge=1, le=100000) = Field(
+        100, description="K prior draws; the smallest reachable empirical p-value is 1 / (K + 1)"
+    )
+
+
+class CriterionSettings(StrictModel):
+    """The success criterion: the generating model as an oddity observer, and the null reference."""
+
+    triplets: Integer(ge=30, le=100000) = Field(
+        300, description="oddity triplets of independent renders judged by the generating model"
+    )
+    oddity_pc_max: Number(ge=0.3334, le=0.45) = Field(
+        0.45, description="success needs the model's oddity proportion correct <= this (chance = 1/3)"
+    )
+    null_alpha: Number(gt=0, le=0.5) = Field(
+        0.05, description="success needs the null p-value (weakest over layers and metrics) <= this"
+    )
+    check_every: Integer(ge=0, le=100000) = Field(
+        0, description="experiment mode: check the strict criterion every N steps (0 = only at the end)"
+    )
+    check_renders: Integer(ge=2, le=64) = Field(
+        4, description="experiment mode: fresh display renders of the current metamer per check"
+    )
 
 
 class SynthesisSettings(StrictModel):
     """Everything a metamer's synthesis needs besides its scene and model."""
 
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="master seed (start draws, null draws, render seeds)")
+    seed: Integer(ge=0, le=2**63 - 1) = Field(0, description="master seed (start draws, null draws, render seeds)")
     render: RenderSettings = RenderSettings()
     optimize: OptimizeSettings = OptimizeSettings()
     prior: Priors = Priors()
     null: NullSettings = NullSettings()
+    criterion: CriterionSettings = CriterionSettings()
     groups: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="settings of registered parameter groups beyond the shipped three"
     )

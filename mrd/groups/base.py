@@ -125,10 +125,13 @@ class ParameterGroup:
         """A metamer's start: the explicit start where given (config ``[metamers.start.<group>]``),
         else a prior draw. The draw is always made, so the random stream does not depend on it."""
         drawn = self.draw(cfg, target, rng)
-        return drawn if explicit is None else self.explicit_start(explicit, drawn, resolve)
+        return drawn if explicit is None else self.explicit_start(explicit, drawn, resolve, cfg=cfg, rng=rng)
 
-    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path) -> Values:
-        """Start values from an explicit config entry (default: refuse)."""
+    def explicit_start(
+        self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, *, cfg: Any = None,
+        rng: np.random.Generator | None = None,
+    ) -> Values:  # fmt: skip
+        """Start values from an explicit config entry (default: refuse); ``rng`` continues the start's stream."""
         raise ValueError(f"group {self.name!r} takes no explicit start")
 
     # -- optimisation ------------------------------------------------------------------------

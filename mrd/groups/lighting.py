@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 from mrd.groups.base import GroupParam, ParameterGroup, Params, Values, as_numpy, copy_values
 from mrd.render.renderer import to_drjit
 from mrd.render.scene import ENV, LIGHT
-from mrd.specbase import Color, Range, StrictModel, check_range
+from mrd.specbase import Color, Number, Range, StrictModel, check_range
 
 LIGHTING_PARAMS = ("environment", "light")
 """Parts of the lighting that can be varied."""
@@ -42,9 +42,9 @@ class LightingSpec(StrictModel):
     sky: Color = Field([0.55, 0.65, 0.9], description="gradient: radiance above the horizon")
     ground: Color = Field([0.25, 0.22, 0.2], description="gradient: radiance below the horizon")
     light: Literal["point", "area", "none"] = "point"
-    light_position: list[float] = Field([2.5, 3.5, 2.0], min_length=3, max_length=3)
+    light_position: list[Number(ge=-1e3, le=1e3)] = Field([2.5, 3.5, 2.0], min_length=3, max_length=3)
     light_intensity: Color = Field([15.0, 15.0, 15.0], description="point: intensity; area: radiance")
-    light_size: float = Field(1.0, gt=0, description="area: side length of the square light")
+    light_size: Number(gt=0, le=1e3) = Field(1.0, description="area: side length of the square light")
 
 
 class LightingPrior(StrictModel):
@@ -160,7 +160,7 @@ class Lighting(ParameterGroup):
                 tv[name] = _log_uniform(rng, lo, hi, 3)
         return tv
 
-    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path) -> Values:
+    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, **_: Any) -> Values:
         for name, value in explicit.items():
             if name in drawn:
                 v = np.asarray(value, np.float32)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -32,7 +32,7 @@ from mrd.groups.base import GroupParam, ParameterGroup, Params, Values, as_numpy
 from mrd.render.color import delta_e, srgb_to_linear
 from mrd.render.renderer import to_drjit
 from mrd.render.scene import OBJECT
-from mrd.specbase import Color, Range, StrictModel, Unit, check_range
+from mrd.specbase import Integer, Range, StrictModel, Text, Unit, check_range
 from stimuli.errors import MRDError
 
 MATERIAL_PARAMS = ("base_color", "roughness", "metallic", "specular")
@@ -52,10 +52,10 @@ class TextureSpec(StrictModel):
     """A base-colour texture: a procedural checkerboard or an image file."""
 
     kind: Literal["checker", "file"] = "checker"
-    colors: list[Color] = Field([[0.8, 0.8, 0.8], [0.2, 0.2, 0.2]], min_length=2, max_length=2)
-    checks: int = Field(8, ge=1, le=256)
-    size: int = Field(64, ge=2, le=4096, description="texture resolution (square)")
-    path: str | None = None
+    colors: list[Annotated[list[Unit], Field(min_length=3, max_length=3)]] = Field([[0.8, 0.8, 0.8], [0.2, 0.2, 0.2]], min_length=2, max_length=2)
+    checks: Integer(ge=1, le=256) = 8
+    size: Integer(ge=2, le=4096) = Field(64, description="texture resolution (square)")
+    path: Text(4096) | None = None
 
     @model_validator(mode="after")
     def _file(self) -> TextureSpec:
@@ -225,7 +225,7 @@ class Material(ParameterGroup):
                 tv[name] = np.float32(rng.uniform(lo, hi))
         return tv
 
-    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path) -> Values:
+    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, **_: Any) -> Values:
         for name, value in explicit.items():
             if name != "texture" and name in drawn:
                 v = np.asarray(value, np.float32)

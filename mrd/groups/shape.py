@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from mrd.groups.base import GroupParam, ParameterGroup, Params, Values
 from mrd.render import meshes
 from mrd.render.scene import OBJECT
-from mrd.specbase import StrictModel
+from mrd.specbase import Integer, Number, StrictModel, Text
 
 FSCORE_FRACTION = 0.01
 """F-score threshold as a fraction of the target's bounding-box diagonal."""
@@ -41,22 +41,22 @@ class ShapeSpec(StrictModel):
     """An object: a procedural mesh or a mesh file (.ply/.obj), centred and scaled to radius ``scale``."""
 
     kind: Literal["icosphere", "harmonic", "superquadric", "torus", "file"] = "harmonic"
-    subdivisions: int = Field(3, ge=0, le=6, description="icosphere subdivision level of sphere-like meshes")
-    scale: float = Field(1.0, gt=0, description="radius of the bounding sphere")
-    coefficients: list[float] | None = Field(
+    subdivisions: Integer(ge=0, le=6) = Field(3, description="icosphere subdivision level of sphere-like meshes")
+    scale: Number(gt=0, le=1e3) = Field(1.0, description="radius of the bounding sphere")
+    coefficients: list[Number(ge=-100, le=100)] | None = Field(
         None,
         description="harmonic: real spherical-harmonic coefficients of degrees 1..degree ((degree+1)^2-1)",
     )
-    degree: int = Field(3, ge=1, le=8, description="harmonic: highest degree")
-    amplitude: float = Field(0.25, ge=0, le=1, description="harmonic: spread of coefficients drawn from `seed`")
-    seed: int = Field(0, ge=0, description="harmonic: seed of the coefficients when `coefficients` is not given")
-    exponent: float = Field(
-        0.5, gt=0.05, le=4, description="superquadric: shape exponent (<1 boxy, 1 sphere, >1 pinched)"
+    degree: Integer(ge=1, le=8) = Field(3, description="harmonic: highest degree")
+    amplitude: Number(ge=0, le=1) = Field(0.25, description="harmonic: spread of coefficients drawn from `seed`")
+    seed: Integer(ge=0, le=2**63 - 1) = Field(0, description="harmonic: seed of the coefficients when `coefficients` is not given")
+    exponent: Number(gt=0.05, le=4) = Field(
+        0.5, description="superquadric: shape exponent (<1 boxy, 1 sphere, >1 pinched)"
     )
-    axes: list[Annotated[float, Field(gt=0)]] = Field([1.0, 1.0, 1.0], min_length=3, max_length=3)
-    minor_radius: float = Field(0.35, gt=0, lt=1, description="torus: tube radius relative to the major radius")
-    segments: int = Field(48, ge=8, le=512, description="torus: segments around the ring")
-    path: str | None = Field(None, description="file: path of a .ply or .obj mesh (relative to the config file)")
+    axes: list[Number(gt=0, le=1e3)] = Field([1.0, 1.0, 1.0], min_length=3, max_length=3)
+    minor_radius: Number(gt=0, lt=1) = Field(0.35, description="torus: tube radius relative to the major radius")
+    segments: Integer(ge=8, le=512) = Field(48, description="torus: segments around the ring")
+    path: Text(4096) | None = Field(None, description="file: path of a .ply or .obj mesh (relative to the config file)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ShapeSpec:
@@ -75,10 +75,10 @@ class ShapeSpec(StrictModel):
 class ShapePrior(StrictModel):
     """Random harmonic shapes: coefficients uniform in [-amplitude, amplitude] / degree."""
 
-    degree: int = Field(3, ge=1, le=8)
-    amplitude: float = Field(0.25, ge=0, le=1)
-    subdivisions: int = Field(3, ge=0, le=6)
-    scale: float = Field(1.0, gt=0)
+    degree: Integer(ge=1, le=8) = 3
+    amplitude: Number(ge=0, le=1) = 0.25
+    subdivisions: Integer(ge=0, le=6) = 3
+    scale: Number(gt=0, le=1e3) = 1.0
 
 
 def mesh_from_spec(spec: ShapeSpec, resolve: Callable[[str], Path] = Path) -> meshes.Mesh:
@@ -145,6 +145,25 @@ def shape_distance(
         "recall": recall,
         "fscore_threshold": tau,
     }
+
+
+def jittered(vertices: np.ndarray, rng: np.random.Generator, amplitude: float, degree: int = 3) -> np.ndarray:
+    """Vertices scaled radially (about their centroid) by ``1 + sum c_lm Y_lm`` with coefficients drawn
+    uniform in ``[-amplitude, amplitude] / degree``: a smooth random perturbation of a start mesh.
+
+    Examples
+    --------
+    >>> v = meshes.icosphere(2).vertices
+    >>> w = jittered(v, np.random.default_rng(0), 0.05)
+    >>> bool(0 < np.abs(np.linalg.norm(w, axis=1) - 1).max() < 0.2)
+    True
+    """
+    v = np.asarray(vertices, np.float64)
+    centre = v.mean(axis=0)
+    d = v - centre
+    r = np.linalg.norm(d, axis=1, keepdims=True)
+    factor = meshes.harmonic_field(meshes.draw_harmonic_coefficients(rng, degree, amplitude), d / np.maximum(r, 1e-12))
+    return (centre + d * np.maximum(factor, 0.5)[:, None]).astype(np.float32)
 
 
 class ShapeParam(GroupParam):
@@ -245,8 +264,15 @@ class Shape(ParameterGroup):
         c = meshes.draw_harmonic_coefficients(rng, p.degree, p.amplitude)
         return shape_values(meshes.harmonic(c, p.subdivisions, p.scale))
 
-    def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path) -> Values:
-        return shape_values(mesh_from_spec(explicit, resolve))
+    def explicit_start(
+        self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, *, cfg: Any = None,
+        rng: np.random.Generator | None = None,
+    ) -> Values:  # fmt: skip
+        values = shape_values(mesh_from_spec(explicit, resolve))
+        jitter = float(getattr(getattr(cfg, "optimize", None), "start_jitter", 0.0) or 0.0)
+        if jitter > 0 and rng is not None:  # seeds start from different meshes, not one shared icosphere
+            values["vertices"] = jittered(values["vertices"], rng, jitter)
+        return values
 
     def parametrise(self, start: Values, cfg: Any, target: Params) -> GroupParam:
         o = cfg.optimize

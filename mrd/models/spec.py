@@ -17,6 +17,7 @@ import pydantic
 
 from stimuli.errors import MRDError
 from stimuli.schema import check_id
+from stimuli.tomlcheck import StrictModel, Text
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -57,7 +58,7 @@ def derive_model_id(name: str) -> str:
     return key or "model"
 
 
-class ModelSpec(pydantic.BaseModel):
+class ModelSpec(StrictModel):
     """One ``[[models]]`` table of a stimulus-set config.
 
     Parameters
@@ -86,13 +87,11 @@ class ModelSpec(pydantic.BaseModel):
     ...
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    id: str | None = None
-    name: str
-    layers: list[str]
-    weights: str = "default"
-    weights_sha256: str | None = None
+    id: Text(128) | None = None
+    name: Text(512)
+    layers: list[Text(512)] = pydantic.Field(max_length=256)
+    weights: Text(4096) = "default"
+    weights_sha256: Text(64) | None = None
 
     @pydantic.field_validator("name")
     @classmethod

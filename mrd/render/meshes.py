@@ -207,6 +207,28 @@ def harmonic(coefficients: np.ndarray, subdivisions: int = 3, scale: float = 1.0
     return _fit(Mesh(d * r[:, None], base.faces, base.uv), scale)
 
 
+def harmonic_field(coefficients: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """``1 + sum_lm c_lm Y_lm(d)`` at unit directions ``(N, 3)`` (coefficients as in :func:`harmonic`).
+
+    Examples
+    --------
+    >>> harmonic_field(np.zeros(3), np.array([[0.0, 1.0, 0.0]])).tolist()
+    [1.0]
+    """
+    c = np.asarray(coefficients, dtype=np.float64).ravel()
+    degree = int(round(np.sqrt(c.size + 1))) - 1
+    d = np.asarray(directions, dtype=np.float64)
+    theta = np.arccos(np.clip(d[:, 1], -1, 1))
+    phi = np.arctan2(d[:, 2], d[:, 0])
+    r = np.ones(len(d))
+    i = 0
+    for deg in range(1, degree + 1):
+        for m in range(-deg, deg + 1):
+            r += c[i] * _real_sh(deg, m, theta, phi)
+            i += 1
+    return r
+
+
 def superquadric(
     exponent: float = 0.5,
     axes: tuple[float, float, float] = (1, 1, 1),
@@ -250,6 +272,10 @@ def torus(minor_radius: float = 0.35, segments: int = 48, scale: float = 1.0) ->
     return _fit(Mesh(v, f, uv), scale)
 
 
+MAX_MESH_BYTES = 512 * 1024 * 1024
+"""Largest mesh file read (512 MiB)."""
+
+
 def load_mesh_file(path: str | Path, scale: float = 1.0) -> Mesh:
     """Read a ``.ply`` or ``.obj`` file with Mitsuba's loaders (the active variant must be set).
 
@@ -269,6 +295,11 @@ def load_mesh_file(path: str | Path, scale: float = 1.0) -> Mesh:
     p = Path(path)
     if not p.exists():
         raise MRDError(f"{p}: mesh file not found")
+    if not p.is_file():  # a folder, FIFO, socket or device: reading it could hang or never end
+        raise MRDError(f"{p}: not a regular file; give a .ply or .obj mesh file")
+    size = p.stat().st_size
+    if size > MAX_MESH_BYTES:
+        raise MRDError(f"{p}: {size} bytes is larger than the {MAX_MESH_BYTES} bytes a mesh file may have")
     kind = p.suffix.lower().lstrip(".")
     if kind not in ("ply", "obj"):
         raise MRDError(f"{p}: mesh files must be .ply or .obj, not {p.suffix!r}")

@@ -2,7 +2,7 @@
 
 All functions take activations of *independent display renders*: ``{layer: (R, V, ...)}`` (torch
 tensors or numpy arrays) for R renders (distinct seeds) of one scene, V views each; view ``v`` is
-only ever compared with view ``v``. :func:`render_features` makes them from uint8 renders.
+only ever compared with view ``v``. :func:`mrd.synthesis.distances.render_features` makes them from uint8 renders.
 
 Distances are the ones the optimisation uses (:func:`mrd.synthesis.similarity.layer_similarity`):
 ``rel_l2`` ``|a - b| / |b|`` (``b`` the reference) or ``cosine`` ``1 - cos(a, b)``, averaged over
@@ -44,134 +44,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from mrd.synthesis.similarity import DISTANCE_KINDS, display_to_tensor, layer_similarity
+from mrd.synthesis.distances import (
+    NULL_METRICS,
+    Feats,
+    as_renders,
+    check_kind,
+    check_views,
+    mean_distance,
+    pairwise_distances,
+)
 from stimuli.errors import MRDError
 from stimuli.success import CRITERION_KEYS, success_rule
 
-NULL_METRICS = ("rel_l2", "cosine", "spearman")
-"""Metrics of the null test: the optimisation's two distances and a rank correlation (``1 - rho``)."""
 Z95 = 1.959963984540054
 """Two-sided 95 % standard-normal quantile."""
 CI_METHODS = ("wilson", "clopper-pearson")
 _EXHAUSTIVE_MAX = 2_000_000
-
-Feats = Mapping[str, Any]
-
-
-def render_features(model: Any, renders: np.ndarray) -> dict[str, torch.Tensor]:
-    """Activations ``{layer: (R, V, ...)}`` of uint8 renders ``(R, V, H, W, 3)`` (one render per batch).
-
-    Examples
-    --------
-    >>> from mrd.models import ModelSpec, load_model
-    >>> m = load_model(ModelSpec(name="pixels", layers=["pixels"]))
-    >>> tuple(render_features(m, np.zeros((3, 2, 8, 8, 3), np.uint8))["pixels"].shape)
-    (3, 2, 3, 64, 64)
-    """
-    arr = np.asarray(renders)
-    if arr.ndim != 5:
-        raise MRDError(f"criterion: renders must be uint8 (R, V, H, W, 3), got shape {arr.shape}")
-    out: dict[str, list[torch.Tensor]] = {}
-    with torch.no_grad():
-        for views in arr:
-            for k, v in model.features(display_to_tensor(views, model.device)).items():
-                out.setdefault(k, []).append(v.detach().cpu())
-    return {k: torch.stack(v) for k, v in out.items()}
-
-
-def _renders(feats: Feats, what: str, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-    """Check ``{layer: (R, V, ...)}`` (same R, V in every layer) and return float64 CPU tensors."""
-    if not feats:
-        raise MRDError(f"criterion: {what} activations name no layers")
-    if layers is not None and list(feats) != list(layers):
-        if set(layers) - set(feats):
-            raise MRDError(f"criterion: {what} activations lack layers {sorted(set(layers) - set(feats))}")
-        feats = {k: feats[k] for k in layers}
-    out = {k: torch.as_tensor(np.asarray(v.detach().cpu()) if isinstance(v, torch.Tensor) else np.asarray(v),
-                              dtype=torch.float64) for k, v in feats.items()}  # fmt: skip
-    rv = {k: tuple(v.shape[:2]) for k, v in out.items()}
-    if any(v.ndim < 3 for v in out.values()) or len(set(rv.values())) != 1:
-        raise MRDError(f"criterion: {what} activations must be (R, V, ...) with the same R and V in every "
-                       f"layer; got shapes {({k: tuple(v.shape) for k, v in out.items()})}")  # fmt: skip
-    return out
-
-
-def _check_views(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str) -> None:
-    for k in a:
-        if a[k].shape[1:] != b[k].shape[1:]:
-            raise MRDError(f"criterion: layer {k!r}: {what} activations have shape {tuple(b[k].shape[1:])} "
-                           f"per render, the target's {tuple(a[k].shape[1:])}")  # fmt: skip
-
-
-def _spearman_rows(x: torch.Tensor) -> torch.Tensor:
-    """Average ranks of each row, centred and scaled to unit norm (a constant row becomes 0)."""
-    from scipy.stats import rankdata
-
-    r = torch.as_tensor(rankdata(x.numpy(), axis=1), dtype=torch.float64)
-    r = r - r.mean(dim=1, keepdim=True)
-    return r / torch.linalg.vector_norm(r, dim=1, keepdim=True).clamp_min(1e-300)
-
-
-def pairwise_distances(cand: Feats, ref: Feats, metric: str = "rel_l2") -> np.ndarray:
-    """``d(cand[n, v], ref[m, v])`` per layer: an array ``(N, M, V, L)`` (layers in the order of ``cand``).
-
-    ``metric`` is ``"rel_l2"`` (``ref`` is the reference), ``"cosine"`` (``1 - cos``) or
-    ``"spearman"`` (``1 - rho`` of the flattened activations; average ranks for ties, ``rho = 0``
-    when either is constant).
-
-    Examples
-    --------
-    >>> a = {"x": np.array([[[3.0, 4.0]], [[3.0, 0.0]]])}
-    >>> pairwise_distances(a, a)[:, :, 0, 0].round(3).tolist()
-    [[0.0, 1.333], [0.8, 0.0]]
-    """
-    if metric not in NULL_METRICS:
-        raise MRDError(f"criterion: metric {metric!r} is not one of {', '.join(NULL_METRICS)}")
-    c = _renders(cand, "candidate")
-    r = _renders(ref, "reference", list(c))
-    _check_views(r, c, "candidate")
-    n, v_count = next(iter(c.values())).shape[:2]
-    m = next(iter(r.values())).shape[0]
-    out = np.empty((n, m, v_count, len(c)))
-    if metric == "spearman":
-        for li, k in enumerate(c):
-            for v in range(v_count):
-                a = _spearman_rows(c[k][:, v].reshape(n, -1))
-                b = _spearman_rows(r[k][:, v].reshape(m, -1))
-                out[:, :, v, li] = (1.0 - a @ b.T).numpy()
-        return out
-    for j in range(m):
-        for v in range(v_count):
-            cos, rel = layer_similarity(
-                {k: x[:, v] for k, x in c.items()}, {k: x[j : j + 1, v] for k, x in r.items()}
-            )
-            out[:, j, v, :] = rel if metric == "rel_l2" else 1.0 - cos
-    return out
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in DISTANCE_KINDS:
-        raise MRDError(f"criterion: distance kind {kind!r} is not one of {', '.join(DISTANCE_KINDS)}")
-
-
-def mean_distance(cand: Feats, ref: Feats, kind: str = "rel_l2", *, exclude_same: bool = False) -> float:
-    """Mean over render pairs, views and layers of ``d(cand, ref)`` (``exclude_same``: skip ``n == m``).
-
-    Examples
-    --------
-    >>> a = {"x": np.array([[[1.0, 0.0]], [[0.0, 1.0]]])}
-    >>> mean_distance(a, a, "cosine", exclude_same=True)
-    1.0
-    """
-    _check_kind(kind)
-    d = pairwise_distances(cand, ref, kind).mean(axis=(2, 3))
-    if exclude_same:
-        if d.shape[0] != d.shape[1] or d.shape[0] < 2:
-            raise MRDError(
-                f"criterion: need >= 2 renders of one scene for pairs of distinct renders, got {d.shape[0]}"
-            )
-        return float(d[~np.eye(d.shape[0], dtype=bool)].mean())
-    return float(d.mean())
 
 
 def binomial_interval(k: int, n: int, method: str = "wilson") -> tuple[float, float]:
@@ -227,6 +115,29 @@ def _p_odd(scores: np.ndarray) -> np.ndarray:
     return np.where(top[:, 2], 1.0 / top.sum(axis=1), 0.0)
 
 
+def sample_triplets(r_target: int, r_metamer: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` oddity triplets ``(a, b, odd)`` of render indices (targets ``0..R_t-1``, metamers after them).
+
+    The first ``ceil(n/2)`` rows hold two distinct target renders and a metamer render, the rest two
+    distinct metamer renders and a target render; each type is drawn uniformly, with replacement,
+    from its ``C(R, 2) * R_other`` distinct combinations.
+
+    Examples
+    --------
+    >>> sample_triplets(2, 3, 3, np.random.default_rng(0))[:, :2].tolist()[:2]
+    [[0, 1], [0, 1]]
+    """
+
+    def draw(same: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+        pairs = np.array(np.triu_indices(len(same), 1)).T
+        pick = pairs[rng.integers(len(pairs), size=k)]
+        return np.column_stack([same[pick[:, 0]], same[pick[:, 1]], other[rng.integers(len(other), size=k)]])
+
+    tidx, midx = np.arange(r_target), r_target + np.arange(r_metamer)
+    n_a = (n + 1) // 2
+    return np.concatenate([draw(tidx, midx, n_a), draw(midx, tidx, n - n_a)])
+
+
 def model_oddity(
     target_feats: Feats, metamer_feats: Feats, n_triplets: int = 200, rng: Any = None, kind: str = "rel_l2",
     ci: str = "wilson",
@@ -264,10 +175,10 @@ def model_oddity(
     >>> o.pc, o.distinct, o.distance_ratio > 3
     (1.0, 48, True)
     """
-    _check_kind(kind)
-    t = _renders(target_feats, "target")
-    m = _renders(metamer_feats, "metamer", list(t))
-    _check_views(t, m, "metamer")
+    check_kind(kind)
+    t = as_renders(target_feats, "target")
+    m = as_renders(metamer_feats, "metamer", list(t))
+    check_views(t, m, "metamer")
     rt, rm = next(iter(t.values())).shape[0], next(iter(m.values())).shape[0]
     if rt < 2 or rm < 2:
         raise MRDError(f"criterion: oddity triplets need >= 2 independent renders of the target and of the "
@@ -282,14 +193,7 @@ def model_oddity(
     sym = (d + d.transpose(1, 0, 2)) / 2
     comb = sym.mean(axis=2)
     tidx, midx = np.arange(rt), rt + np.arange(rm)
-
-    def sample(same: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
-        pairs = np.array(np.triu_indices(len(same), 1)).T
-        pick = pairs[gen.integers(len(pairs), size=k)]
-        return np.column_stack([same[pick[:, 0]], same[pick[:, 1]], other[gen.integers(len(other), size=k)]])
-
-    n_a = (n_triplets + 1) // 2
-    trip = np.concatenate([sample(tidx, midx, n_a), sample(midx, tidx, n_triplets - n_a)])
+    trip = sample_triplets(rt, rm, n_triplets, gen)
     p_odd = _p_odd(_odd_scores(comb, trip[:, 0], trip[:, 1], trip[:, 2]))
     correct = int((gen.random(len(p_odd)) < p_odd).sum())
     lo, hi = binomial_interval(correct, n_triplets, ci)
@@ -346,11 +250,11 @@ def null_p_values(
     >>> null_p_values(t, {"x": t["x"][:2] + 0.01}, null, ["rel_l2"])
     {'rel_l2': {'x': 0.1}}
     """
-    t = _renders(target_feats, "target")
-    m = _renders(metamer_feats, "metamer", list(t))
-    k = _renders(null_feats, "null", list(t))
-    _check_views(t, m, "metamer")
-    _check_views(t, k, "null")
+    t = as_renders(target_feats, "target")
+    m = as_renders(metamer_feats, "metamer", list(t))
+    k = as_renders(null_feats, "null", list(t))
+    check_views(t, m, "metamer")
+    check_views(t, k, "null")
     n_null = next(iter(k.values())).shape[0]
     out: dict[str, dict[str, float]] = {}
     for metric in metrics:
@@ -454,7 +358,7 @@ class Criterion:
         odd = model_oddity(target_feats, metamer_feats, self.n_triplets, rng, self.kind, self.ci)
         p = null_p_values(target_feats, metamer_feats, null_feats, self.metrics)
         d_start = mean_distance(start_feats, target_feats, self.kind)
-        t = _renders(target_feats, "target")
+        t = as_renders(target_feats, "target")
         null_d = pairwise_distances(null_feats, t, self.kind).mean(axis=(1, 2, 3))
         per_vl = pairwise_distances(metamer_feats, t, self.kind).mean(axis=(0, 1))
         tt = pairwise_distances(t, t, self.kind)

@@ -128,6 +128,7 @@ class JobSpec:
 
     job: Job
     target_display: np.ndarray
+    target_renders: np.ndarray | None = None
 
     @property
     def metamer_id(self) -> str:

@@ -74,15 +74,26 @@ class Generator:
 
         if not self.models:
             for spec in self.cfg.models:
-                self.models[spec.model_id] = load_model(spec, self.device)
+                self.models[spec.model_id] = load_model(resolve_weights(spec, self.cfg.resolve), self.device)
         return self.models
 
-    def target(self, scene_id: str, stored_display: np.ndarray | None = None) -> Target:
+    def check(self) -> None:
+        """Everything about the config that can fail before any work: models and weights load, every
+        scene's mesh and texture files read (:class:`stimuli.errors.MRDError` otherwise)."""
+        from mrd.groups import target_params
+
+        self.load_models()
+        for spec in self.cfg.scenes:
+            target_params(spec, self.cfg.resolve)
+
+    def target(
+        self, scene_id: str, stored_display: np.ndarray | None = None, stored_renders: np.ndarray | None = None
+    ) -> Target:
         """The target scene (built once; its ``record`` is set when its display was rendered here)."""
         if scene_id not in self.targets:
             self.targets[scene_id] = Target.from_spec(
                 self.cfg.scene(scene_id), self.cfg.render, master_seed=self.cfg.seed, resolve=self.cfg.resolve,
-                display=stored_display,
+                display=stored_display, renders=stored_renders,
             )  # fmt: skip
         return self.targets[scene_id]
 
@@ -104,6 +115,22 @@ class Generator:
         return self.metamer(job).synthesize().to_record()
 
 
+def resolve_weights(spec: Any, resolve: Any) -> Any:
+    """The model spec with a relative weight-file path made relative to the config's folder.
+
+    Examples
+    --------
+    >>> from mrd.models import ModelSpec
+    >>> resolve_weights(ModelSpec(name="resnet18", layers=["layer1"], weights="w.pth"), lambda p: Path("/cfg") / p).weights
+    '/cfg/w.pth'
+    """
+    from mrd.models.spec import WEIGHT_KEYWORDS
+
+    if spec.weights in WEIGHT_KEYWORDS or Path(spec.weights).expanduser().is_absolute():
+        return spec
+    return spec.model_copy(update={"weights": str(resolve(spec.weights))})
+
+
 def metamer_job(ctx: RunContext, spec: JobSpec) -> MetamerRecord:
     """The job function both executors run: one metamer from the run context and a job spec.
 
@@ -113,7 +140,7 @@ def metamer_job(ctx: RunContext, spec: JobSpec) -> MetamerRecord:
     True
     """
     gen = ctx.state(lambda: _generator(ctx))
-    gen.target(spec.job.scene, spec.target_display)
+    gen.target(spec.job.scene, spec.target_display, spec.target_renders)
     return gen.make(spec.job)
 
 
@@ -127,13 +154,14 @@ def _generator(ctx: RunContext) -> Generator:
     return gen
 
 
-def _stored_displays(out: Path, scene_ids: list[str]) -> dict[str, np.ndarray]:
+def _stored_displays(out: Path, scene_ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     from stimuli import StimulusSet
 
     if not out.exists() or not scene_ids:
         return {}
     with StimulusSet(out) as s:
-        return {sid: s.scene_display(sid) for sid in scene_ids}
+        return {sid: (s.scene_display(sid), s.renders("scenes", sid) if s.n_renders("scenes", sid) else None)
+                for sid in scene_ids}  # fmt: skip
 
 
 def generate(
@@ -193,6 +221,8 @@ def generate(
     ctx = RunContext(text, str(config), str(Path(config).resolve().parent), variant, device, job=metamer_job)
     ctx.set_state(gen)  # the local executor reuses this generator (models, targets, null renders)
     jobs = cfg.jobs()
+    if not out.exists():
+        gen.check()  # a config that cannot work is refused before the store exists
     with StoreWriter(out, config_text=text) as w:
         todo = [j for j in jobs if not w.has_metamer(j.metamer_id)]
         summary.skipped = [j.metamer_id for j in jobs if w.has_metamer(j.metamer_id)]
@@ -203,11 +233,11 @@ def generate(
                 if not w.has_model(mid):
                     w.add_model(m.record)
         for sid in tqdm(needed, desc="targets", unit="scene", disable=not progress or not needed):
-            t = gen.target(sid, stored.get(sid))
+            t = gen.target(sid, *stored.get(sid, (None, None)))
             if t.record is not None and not w.has_scene(sid):
                 w.add_scene(t.record)
                 summary.scenes_made.append(sid)
-        specs = [JobSpec(job, gen.targets[job.scene].display) for job in todo]
+        specs = [JobSpec(job, gen.targets[job.scene].display, gen.targets[job.scene].renders) for job in todo]
         results = ex.run(ctx, specs)
         for record in tqdm(results, total=len(specs), desc="metamers", unit="metamer", disable=not progress or not todo):
             w.add_metamer(record)

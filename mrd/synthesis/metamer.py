@@ -116,7 +116,7 @@ class Metamer:
             ``self``.
         """
         from mrd.synthesis.objective import Objective, mean_features, noise_ceiling
-        from mrd.synthesis.optimize import Optimization
+        from mrd.synthesis.optimize import Optimization, Schedule
         from mrd.synthesis.stop import StopRule
 
         s, o, r, t = self.settings, self.settings.optimize, self.settings.render, self.target
@@ -139,17 +139,25 @@ class Metamer:
         self.objective = Objective(self.model, feats, kind=o.distance, exposure=r.exposure)
         self.noise_ceiling = noise_ceiling(ren, self.objective, spp=r.spp, seed=sd.ceiling, integrator=kind)
         sims = []
-        for i, p in enumerate(self.null_draws()):
+        for i, p in enumerate(self.null_draws()[:OPTIMISATION_NULLS]):
             ren.set_params(p, (name,))
             sims.append(self.objective.similarity(mean_features(ren, self.model, seed=sd.null_features(i), **kw)))
         t.reset()
         self.null_max = float(max(sims)) if sims else None
 
         ren.set_params({name: start_values}, (name,))
+        experiment = getattr(o, "mode", "demo") == "experiment"
         rule = StopRule(steps=o.steps, window=o.convergence_window, tol=o.convergence_tol,
-                        stop_on_success=o.stop_on_success, fraction=o.success_fraction)  # fmt: skip
+                        stop_on_success=o.stop_on_success and not experiment, fraction=o.success_fraction)  # fmt: skip
+        crit = getattr(s, "criterion", None)
+        check_every = (crit.check_every or max(1, o.steps // 10)) if experiment and crit is not None else 0
+        schedule = Schedule(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
+                            iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
+                            check_every=check_every)  # fmt: skip
         self._run = Optimization(ren, param, self.objective, lr=self.group.learning_rate(s), spp=r.spp,
-                                 seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling)  # fmt: skip
+                                 seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling,
+                                 schedule=schedule)  # fmt: skip
+        self.start_renders = None
         return self
 
     def null_draws(self) -> list[Params]:
@@ -193,11 +201,51 @@ class Metamer:
         if run.step > 0:  # going on: the renderer may have been reset to the target in between
             self.target.renderer.set_params({self.group.name: run.values()}, (self.group.name,))
         try:
-            run.run(max_steps, on_step)
+            run.run(max_steps, on_step, self._check if run.schedule.check_every else None)
         finally:
             if bar is not None:
                 bar.close()
         return self
+
+    def _check(self, step: int, values: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Experiment mode: the strict criterion on fresh display renders of the current values."""
+        crit = self.settings.criterion
+        p = self.params()
+        p[self.group.name] = values
+        seeds = [self.seeds.check(step) + i for i in range(crit.check_renders)]
+        ev = self.evaluate(self.display_renders(p, seeds), seed=self.seeds.check(step))
+        self.target.renderer.set_params({self.group.name: values}, (self.group.name,))
+        return {"passed": ev.success, "oddity_pc": round(ev.criterion["oddity_pc"], 4),
+                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"]}  # fmt: skip
+
+    # -- the criterion -------------------------------------------------------------------------
+    def display_renders(self, params: Params, seeds: list[int]) -> np.ndarray:
+        """Display images ``(R, V, H, W, 3)`` of a scene (only this group differs from the target)."""
+        r, t, name = self.settings.render, self.target, self.group.name
+        t.renderer.set_params(params, (name,))
+        out = np.stack([display_image(t.renderer.render_display(r.display_spp, s), r.exposure) for s in seeds])
+        t.reset()
+        return out
+
+    def evaluate(self, metamer_renders: np.ndarray, seed: int | None = None) -> Any:
+        """The strict criterion (:class:`mrd.synthesis.criterion.Criterion`) of metamer renders
+        ``(R, V, H, W, 3)`` under the generating model: target renders, start renders and null draws."""
+        from mrd.synthesis.criterion import Criterion
+        from mrd.synthesis.distances import render_features
+
+        s, t = self.settings, self.target
+        crit = s.criterion
+        if self.start_renders is None:
+            n = max(2, min(4, s.render.display_renders))
+            self.start_renders = self.display_renders(self.params("start"), [self.seeds.start_render(i) for i in range(n)])
+        m = self.model
+        feats = {k: render_features(m, v) for k, v in (
+            ("target", t.renders), ("metamer", metamer_renders), ("start", self.start_renders),
+            ("null", self.null_display_images))}  # fmt: skip
+        rule = Criterion(oddity_pc_max=crit.oddity_pc_max, null_alpha=crit.null_alpha, n_triplets=crit.triplets,
+                         kind=s.optimize.distance)  # fmt: skip
+        return rule.evaluate(feats["target"], feats["metamer"], feats["start"], feats["null"],
+                             rng=self.seeds.triplets if seed is None else seed)  # fmt: skip
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -257,11 +305,14 @@ class Metamer:
         hdr = t.renderer.render_display(r.display_spp, self.seeds.display)
         display = display_image(hdr, r.exposure)
         t.reset()
+        seeds = [self.seeds.display_render(i) for i in range(r.display_renders)]
+        renders = np.concatenate([display[None], self.display_renders(final_params, seeds[1:])]) if len(seeds) > 1 \
+            else display[None]  # fmt: skip
 
         null_display = self.null_display_images
         similarity = {mid: score_images(m, t.display, display, null_display) for mid, m in self.scoring_models.items()}
-        own = similarity[self.model_id]
-        success = bool(null_display.shape[0] > 0 and own.mean_cosine > own.null_max_cosine)
+        evaluation = self.evaluate(renders)
+        success = evaluation.success
         distance = self.group.distance(t.params[name], res.final)
         info = dict(
             res.info, start="explicit" if self.explicit_start else "prior", distance=o.distance,
@@ -270,6 +321,8 @@ class Metamer:
             similarity_curve=[round(float(x), 6) for x in res.similarity],
             total_time_s=time.perf_counter() - self.t_start, config_title=getattr(s, "title", ""),
         )  # fmt: skip
+        info["criterion_graded"] = _jsonable(evaluation.graded)
+        info["optimisation_null_draws"] = min(OPTIMISATION_NULLS, len(null_display))
         if self.store_progress:
             info["store_progress"] = self.store_progress
         record = MetamerRecord(
@@ -279,10 +332,27 @@ class Metamer:
             display=display, hdr=hdr, loss=res.loss, steps=res.steps, wall_time_s=res.wall_time_s,
             converged=res.converged, success=success, similarity=similarity, physical_distance=distance,
             tone_map=tone_map_name(r.exposure), null_display=null_display, info=info,
+            renders=renders, render_seeds=seeds, criterion=evaluation.criterion,
         )  # fmt: skip
         if self.snapshots and hasattr(record, "progress"):
             record.progress = {k: dict(v) for k, v in self.snapshots.items()}
         return record
+
+
+OPTIMISATION_NULLS = 16
+"""Null draws (of the K) whose optimisation-regime similarity sets the loose stop rule's null maximum."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else round(float(value), 6)
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    return value
 
 
 def _path(p: str) -> Any:

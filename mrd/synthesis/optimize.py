@@ -31,6 +31,61 @@ from mrd.synthesis.objective import Objective
 from mrd.synthesis.stop import StopRule
 
 StepCallback = Callable[[int, float, float], None]
+CheckCallback = Callable[[int, dict[str, np.ndarray]], dict[str, Any]]
+BEST_WINDOW = 5
+"""Steps over which the loss is averaged to pick the best iterate (step renders are noisy)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning-rate decay, spp ramp, returned iterate and criterion checks of an optimisation.
+
+    The default (constant rate, fixed spp, last iterate, no checks) is the plain loop.
+
+    Examples
+    --------
+    >>> s = Schedule(decay="cosine", final_fraction=0.1)
+    >>> [round(s.lr_at(1.0, k, 11), 3) for k in (0, 5, 10)]
+    [1.0, 0.55, 0.1]
+    >>> Schedule(decay="halving").lr_at(1.0, 80, 100)
+    0.25
+    >>> Schedule(spp_final=16).spp_at(4, 10, 11)
+    16
+    """
+
+    decay: str = "none"
+    final_fraction: float = 0.1
+    iterate: str = "last"
+    spp_final: int = 0
+    check_every: int = 0
+
+    def lr_at(self, lr: float, step: int, steps: int) -> float:
+        """The learning rate of ``step`` (0-based) of ``steps``."""
+        t = step / max(steps - 1, 1)
+        if self.decay == "cosine":
+            f = self.final_fraction
+            return float(lr * (f + (1.0 - f) * 0.5 * (1.0 + np.cos(np.pi * t))))
+        if self.decay == "halving":
+            return float(lr * (0.5 if t >= 0.5 else 1.0) * (0.5 if t >= 0.75 else 1.0))
+        return float(lr)
+
+    def spp_at(self, spp: int, step: int, steps: int) -> int:
+        """Samples per pixel of ``step`` (a linear ramp to ``spp_final`` when it is set)."""
+        if self.spp_final <= 0:
+            return spp
+        t = step / max(steps - 1, 1)
+        return int(round(spp + (self.spp_final - spp) * t))
+
+    def info(self) -> dict[str, Any]:
+        """What is recorded with the metamer."""
+        out: dict[str, Any] = {"lr_decay": self.decay, "iterate": self.iterate}
+        if self.decay == "cosine":
+            out["lr_final_fraction"] = self.final_fraction
+        if self.spp_final:
+            out["spp_final"] = self.spp_final
+        if self.check_every:
+            out["check_every"] = self.check_every
+        return out
 
 
 @dataclass
@@ -62,12 +117,16 @@ class Optimization:
     def __init__(
         self, renderer: Any, group: GroupParam, objective: Objective, *, lr: float, spp: int, seed: int,
         rule: StopRule, null_max: float | None = None, ceiling: float | None = None,
+        schedule: Schedule | None = None,
     ) -> None:  # fmt: skip
         import mitsuba as mi
 
         self.renderer, self.group, self.objective = renderer, group, objective
         self.lr, self.spp, self.seed, self.rule = lr, spp, seed, rule
         self.null_max, self.ceiling = null_max, ceiling
+        self.schedule = schedule or Schedule()
+        self.best: tuple[float, int, dict[str, np.ndarray]] | None = None
+        self.checks: list[dict[str, Any]] = []
         self.opt = mi.ad.Adam(lr=lr, uniform=group.uniform)
         for k, v in group.init().items():
             self.opt[k] = v
@@ -91,18 +150,33 @@ class Optimization:
         """The group's current physical values."""
         return self.group.values(self.opt)
 
-    def run(self, max_steps: int | None = None, on_step: StepCallback | None = None) -> str | None:
-        """Take up to ``max_steps`` steps (default: until the rule stops); return the stop reason or None."""
+    def values_to_return(self) -> dict[str, np.ndarray]:
+        """The iterate the schedule returns: the best one (lowest 5-step mean loss) or the last."""
+        if self.schedule.iterate == "best" and self.best is not None:
+            return {k: np.array(v, copy=True) for k, v in self.best[2].items()}
+        return self.values()
+
+    def run(
+        self, max_steps: int | None = None, on_step: StepCallback | None = None, check: CheckCallback | None = None
+    ) -> str | None:
+        """Take up to ``max_steps`` steps (default: until the rule stops); return the stop reason or None.
+
+        ``check(step, values)``, called every ``schedule.check_every`` steps, returns a dict with a
+        ``"passed"`` key; the run stops with reason ``"criterion"`` when it passed.
+        """
         import drjit as dr
 
-        ren, group, opt = self.renderer, self.group, self.opt
+        ren, group, opt, sch = self.renderer, self.group, self.opt, self.schedule
         t0 = time.perf_counter()
         taken = 0
         while self.reason is None and self.step < self.rule.steps and (max_steps is None or taken < max_steps):
             step = self.step
+            if sch.decay != "none":
+                opt.set_learning_rate(sch.lr_at(self.lr, step, self.rule.steps))
             group.apply(opt, ren)
             ren.update()
-            images = ren.render_views(self.spp, self.seed + step * ren.n_views, group.integrator)
+            spp = sch.spp_at(self.spp, step, self.rule.steps)
+            images = ren.render_views(spp, self.seed + step * ren.n_views, group.integrator)
             loss = self.objective(images)
             dr.backward(loss)
             opt.step()
@@ -111,10 +185,20 @@ class Optimization:
             taken += 1
             if on_step is not None:
                 on_step(step, self.losses[-1], self.sims[-1])
+            if sch.iterate == "best" and len(self.losses) >= BEST_WINDOW:
+                mean = float(np.mean(self.losses[-BEST_WINDOW:]))
+                if np.isfinite(mean) and (self.best is None or mean < self.best[0]):
+                    self.best = (mean, step + 1, self.values())
             if not np.isfinite(self.losses[-1]):
                 self.reason = "diverged"
             else:
                 self.reason = self.rule.check(self.losses, self.sims, self.null_max, self.ceiling)
+            if self.reason is None and check is not None and sch.check_every and (step + 1) % sch.check_every == 0:
+                result = check(step + 1, self.values())
+                self.checks.append({"step": step + 1, **{k: v for k, v in result.items() if k != "values"}})
+                if result.get("passed"):
+                    self.reason = "criterion"
+                    self.best = (float("-inf"), step + 1, self.values())  # the checked iterate is the one returned
             if self.reason is not None:
                 break
             new = group.after_step(step, opt, ren)
@@ -137,8 +221,13 @@ class Optimization:
         if self.null_max is not None:
             info["success_threshold"] = self.rule.threshold(self.null_max, self.ceiling)
         info.update(self.group.info())
+        info.update(self.schedule.info())
+        if self.schedule.iterate == "best":
+            info["returned_step"] = self.best[1] if self.best is not None else len(self.losses)
+        if self.checks:
+            info["criterion_checks"] = self.checks
         return OptResult(
-            self.initial, self.values(), np.asarray(self.losses, np.float64), np.asarray(self.sims, np.float64),
+            self.initial, self.values_to_return(), np.asarray(self.losses, np.float64), np.asarray(self.sims, np.float64),
             len(self.losses), self.wall_time_s, self.reason or "max_steps", info,
         )  # fmt: skip
 

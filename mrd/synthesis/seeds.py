@@ -31,9 +31,9 @@ def stable_seed(*parts: Any) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def scene_display_seed(master: int, scene_id: str) -> int:
-    """Render seed of a target scene's stored display images."""
-    return stable_seed(master, scene_id, "display")
+def scene_display_seed(master: int, scene_id: str, r: int = 0) -> int:
+    """Render seed of a target scene's display render ``r`` (render 0 is the stored ``display``)."""
+    return stable_seed(master, scene_id, "display") if r == 0 else stable_seed(master, scene_id, "display", r)
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,20 @@ class Seeds:
     @property
     def display(self) -> int:
         return stable_seed(self.master, self.metamer_id, "display")
+
+    def display_render(self, r: int) -> int:
+        """Seed of the metamer's display render ``r`` (render 0 is the stored ``display``)."""
+        return self.display if r == 0 else stable_seed(self.master, self.metamer_id, "display", r)
+
+    def start_render(self, r: int) -> int:
+        """Seed of display render ``r`` of the start scene (the criterion's "beats its start")."""
+        return stable_seed(self.master, self.metamer_id, "start-display", r)
+
+    def check(self, step: int) -> int:
+        """Base seed of the criterion check at optimisation step ``step`` (experiment mode)."""
+        return stable_seed(self.master, self.metamer_id, "check", step)
+
+    @property
+    def triplets(self) -> int:
+        """Seed of the criterion's triplet draw."""
+        return stable_seed(self.master, self.metamer_id, "triplets")

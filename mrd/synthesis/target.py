@@ -61,6 +61,8 @@ class Target:
     renderer: Any
     display: np.ndarray
     record: SceneRecord | None = None
+    renders: np.ndarray | None = None
+    render_seeds: tuple[int, ...] = ()
 
     @property
     def scene_id(self) -> str:
@@ -70,6 +72,7 @@ class Target:
     def from_spec(
         cls, spec: SceneSpec, render: RenderSettings, *, master_seed: int = 0,
         resolve: Callable[[str], Path] = Path, display: np.ndarray | None = None,
+        renders: np.ndarray | None = None,
     ) -> Target:  # fmt: skip
         """Build the scene; render its display images at ``render.display_spp`` unless given.
 
@@ -83,14 +86,20 @@ class Target:
             Resolves paths of mesh and texture files (relative to the config's folder).
         display : numpy.ndarray, optional
             Stored display images ``(V, H, W, 3)`` uint8 (a resumed run scores against these).
+        renders : numpy.ndarray, optional
+            Stored independent display renders ``(R, V, H, W, 3)`` (``renders[0] == display``).
         """
         layout = layout_for(spec, render)
         params = target_params(spec, resolve)
         renderer = renderer_for(layout, params)
         record = None
+        n = render.display_renders
+        seeds = tuple(scene_display_seed(master_seed, spec.id, r) for r in range(n))
         if display is None:
-            hdr = renderer.render_display(render.display_spp, scene_display_seed(master_seed, spec.id))
+            hdr = renderer.render_display(render.display_spp, seeds[0])
             display = display_image(hdr, render.exposure)
+            more = [display_image(renderer.render_display(render.display_spp, s), render.exposure) for s in seeds[1:]]
+            renders = np.stack([display, *more])
             record = SceneRecord(
                 scene_id=spec.id,
                 description=describe(layout, params, spec),
@@ -100,8 +109,15 @@ class Target:
                 display=display,
                 spp=render.display_spp,
                 tone_map=tone_map_name(render.exposure),
+                renders=renders,
+                render_seeds=list(seeds),
             )
-        return cls(spec, layout, params, renderer, display, record)
+        elif renders is None or len(renders) < n:  # a store without (enough) renders: make them here
+            have = [display] if renders is None else list(renders)
+            have += [display_image(renderer.render_display(render.display_spp, s), render.exposure)
+                     for s in seeds[len(have):]]  # fmt: skip
+            renders = np.stack(have)
+        return cls(spec, layout, params, renderer, display, record, renders[:n], seeds)
 
     def reset(self) -> None:
         """Write the target's own values back into the renderer."""

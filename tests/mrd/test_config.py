@@ -56,16 +56,38 @@ def test_jobs_are_the_cross_product_without_duplicates():
     [
         (
             ("[[scenes]]", "[render]\nspp = 0\n[[scenes]]"),
-            ["bad.toml", "field 'render.spp' = 0", "greater than or equal to 1"],
+            ["bad.toml", "field 'render.spp' = 0", ">= 1 and <= 4096"],
         ),
         (
             ("[[scenes]]", "[render]\nlayout = 'spiral'\n[[scenes]]"),
             ["'render.layout' = 'spiral'", "'ring' or 'fibonacci'"],
         ),
+        (("[[scenes]]", "[render]\nviews = true\n[[scenes]]"), ["field 'render.views' = True", "a boolean is not a number"]),
+        (
+            ('groups = ["material"]', 'groups = ["material"]\nseeds = [true]'),
+            ["field 'metamers[0].seeds[0]' = True", "a boolean is not a number"],
+        ),
+        (
+            ('id = "ball"', 'id = "ball"\nlighting = { light_intensity = [inf, 1.0, 1.0] }'),
+            ["field 'scenes[0].lighting.light_intensity[0]' = inf", "finite number"],
+        ),
+        (
+            ('id = "ball"', 'id = "ball"\nlighting = { light_intensity = [9223372036854775807, 1.0, 1.0] }'),
+            ["light_intensity[0]", "<= 1e+06"],
+        ),
+        (("[[scenes]]", "[optimize.lr]\nshape = inf\n[[scenes]]"), ["field 'optimize.lr.shape' = inf", "finite"]),
+        (
+            ("[[scenes]]", "[optimize]\nlargesteps_lambda = 1e-9\n[[scenes]]"),
+            ["field 'optimize.largesteps_lambda' = 1e-09", ">= 0.1"],
+        ),
+        (
+            ('groups = ["material"]', 'groups = ["material"]\nseeds = [1180591620717411303424]'),
+            ["metamers[0].seeds[0]", "<= 9.22337e+18"],
+        ),
         (("[[scenes]]", "[optimize]\nstpes = 5\n[[scenes]]"), ["field 'optimize.stpes'", "unknown field"]),
         (
             ('groups = ["material"]', 'groups = ["colour"]'),
-            ["field 'metamers[0].groups[0]' = 'colour'", "'shape'"],
+            ["field 'metamers[0].groups' = ['colour']", "unknown parameter groups ['colour']", "'shape'"],
         ),
         (
             ('groups = ["material"]', 'groups = ["material"]\nscenes = ["cube"]'),
@@ -73,9 +95,10 @@ def test_jobs_are_the_cross_product_without_duplicates():
         ),
         (
             ('id = "ball"', 'id = "ball"\nmaterial = { roughness = 1.5 }'),
-            ["field 'scenes[0].material.roughness' = 1.5", "less than or equal to 1"],
+            ["field 'scenes[0].material.roughness' = 1.5", ">= 0 and <= 1"],
         ),
         (('id = "ball"', 'id = "bad id"'), ["field 'scenes[0].id' = 'bad id'", "letters, digits"]),
+        (('id = "ball"', 'id = "ball\\n"'), ["field 'scenes[0].id' = 'ball\\n'", "letters, digits"]),
         (
             ('id = "ball"', 'id = "ball"\nshape = { kind = "harmonic", degree = 2, coefficients = [0.1] }'),
             ["coefficients has 1 values; degree 2 needs 8"],

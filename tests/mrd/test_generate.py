@@ -15,8 +15,8 @@ import pytest
 
 from mrd.cli import main
 from mrd.config import load_config
-from mrd.synthesis.generate import Generator, generate
 from mrd.render.color import delta_e
+from mrd.synthesis.generate import Generator, generate
 from stimuli import StimulusSet, StoreWriter, validate_store
 
 SETS = Path(__file__).parents[2] / "stimuli" / "sets"
@@ -121,12 +121,12 @@ def test_tiny_set_is_valid_and_unvaried_groups_are_bit_identical(tiny):
                 not np.array_equal(varied[k], target[m.group][k]) for k in varied if k in target[m.group]
             )
             assert len(m.loss) == m.steps == 3 and m.info["stop_reason"] == "max_steps"
-            assert set(m.similarity) == {"mrd.testing_models_mean_luminance"}
+            assert set(m.similarity) == {"mrd.models.testing_mean_luminance"}
             # the success threshold lies a quarter (the default fraction) of the way to the noise ceiling
             null_max, ceiling = m.info["null_max_cosine_optimisation"], m.info["noise_ceiling_optimisation"]
             assert 0 < ceiling <= 1 + 1e-6
             assert np.isclose(m.info["success_threshold"], null_max + 0.25 * max(0.0, ceiling - null_max))
-        shape = s.metamer("blob.shape.mrd.testing_models_mean_luminance.s0")
+        shape = s.metamer("blob.shape.mrd.models.testing_mean_luminance.s0")
         assert len(shape.initial_params["shape"]["vertices"]) == 162  # the explicit icosphere start
         assert shape.info["remeshes"] == 1  # after step 2 of 3
         assert len(shape.final_params["shape"]["vertices"]) > 162

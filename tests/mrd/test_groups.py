@@ -5,24 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mrd.render import meshes
-from mrd.config import LightingSpec, MaterialSpec, Priors, RenderSettings, SceneSpec, StartSpec, TextureSpec
-from mrd.groups.material import RANGES
-from mrd.config import SynthesisSettings
-from mrd.groups import get_group
+from mrd.config import (
+    LightingSpec,
+    MaterialSpec,
+    Priors,
+    RenderSettings,
+    SceneSpec,
+    StartSpec,
+    SynthesisSettings,
+    TextureSpec,
+)
+from mrd.groups import copy_params, get_group, target_params
 from mrd.groups.lighting import lighting_key
-from mrd.groups.material import material_key
+from mrd.groups.material import RANGES, material_distance, material_key
 from mrd.groups.shape import KEYS as SHAPE_KEYS
+from mrd.groups.shape import shape_distance, shape_values
+from mrd.render import meshes
+from mrd.render.color import delta_e, linear_rgb_to_lab
+from mrd.render.variant import use_variant
 from mrd.synthesis.null import null_params
 from mrd.synthesis.seeds import stable_seed
 from mrd.synthesis.stop import StopRule
-from mrd.render.color import delta_e, linear_rgb_to_lab
-from mrd.groups.material import material_distance
-from mrd.groups.shape import shape_distance
-from mrd.groups import copy_params, target_params
 from mrd.synthesis.target import layout_for
-from mrd.groups.shape import shape_values
-from mrd.render.variant import use_variant
 
 use_variant("llvm_ad_rgb")
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from mrd.models import DEFAULT_LAYERS, ModelSpec, default_layers, load_model
-from mrd.synthesis.similarity import activation_distance
 from mrd.models.testing import REC709_LUMA, mean_luminance
+from mrd.synthesis.similarity import activation_distance
 from stimuli.errors import MRDError
 
 
@@ -121,7 +121,7 @@ def test_mean_luminance_user_module_is_exact_and_differentiable():
     model = load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"]))
     rec = model.record
     assert (rec.model_id, rec.source, rec.input_size) == (
-        "mrd.testing_models_mean_luminance",
+        "mrd.models.testing_mean_luminance",
         "module",
         (3, 32, 32),
     )

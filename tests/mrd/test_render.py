@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from mrd.render import meshes
 from mrd.config import LightingSpec, MaterialSpec, RenderSettings, SceneSpec, ShapeSpec, TextureSpec
-from mrd.render.scene import cameras, describe
-from mrd.synthesis.target import layout_for
-from mrd.groups.shape import mesh_from_spec
 from mrd.groups import target_params
+from mrd.groups.shape import mesh_from_spec
+from mrd.render import meshes
+from mrd.render.scene import cameras, describe
 from mrd.render.tonemap import display_image, to_uint8, tonemap_numpy, tonemap_torch
 from mrd.render.variant import choose_variant, use_variant
+from mrd.synthesis.target import layout_for
 from stimuli.errors import MRDError
 
 use_variant("llvm_ad_rgb")
@@ -26,6 +26,8 @@ import drjit as dr  # noqa: E402
 import mitsuba as mi  # noqa: E402
 
 from mrd.groups import renderer_for  # noqa: E402
+from mrd.groups.material import material_key  # noqa: E402
+from mrd.groups.shape import KEYS as SHAPE_KEYS  # noqa: E402
 
 
 def _outward_fraction(m: meshes.Mesh, centre_fn=lambda c: 0 * c) -> float:
@@ -164,7 +166,7 @@ def _base_color_loss(r, objective, rgb, spp, seed, grad=False):
     c = mi.Color3f(*[float(v) for v in rgb])
     if grad:
         dr.enable_grad(c)
-    r.write("material", "base_color", c)
+    r.write(material_key(r.layout, "base_color"), c)
     r.update()
     loss = objective(r.render_views(spp, seed))
     if grad:
@@ -204,7 +206,7 @@ def _displacement(r, v0, n, objective, t, spp, seed, grad=False):
     tt = mi.Float(float(t))
     if grad:
         dr.enable_grad(tt)
-    r.write("shape", "vertices", mi.Float(v0.ravel()) + tt * mi.Float(n.ravel()))
+    r.write(SHAPE_KEYS["vertices"], mi.Float(v0.ravel()) + tt * mi.Float(n.ravel()))
     r.update()
     images = r.render_views(spp, seed, "projective")
     loss = objective(images) if objective is not None else dr.mean(images[0], axis=None)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from mrd.config import MaterialSpec, RenderSettings, SceneSpec
+from mrd.groups import target_params
 from mrd.models import DEFAULT_LAYERS, ModelSpec, load_model
+from mrd.render.variant import use_variant
 from mrd.synthesis.objective import Objective, mean_features, noise_ceiling
 from mrd.synthesis.stop import StopRule
 from mrd.synthesis.target import layout_for
-from mrd.groups import target_params
-from mrd.render.variant import use_variant
 
 use_variant("llvm_ad_rgb")
 

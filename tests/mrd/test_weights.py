@@ -16,8 +16,8 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 
-from mrd.models import weights as W
 from mrd.models import ModelSpec, load_model
+from mrd.models import weights as W
 from stimuli.errors import MRDError
 
 
