@@ -51,7 +51,7 @@ def check_renders(display: np.ndarray, renders: np.ndarray | None, seeds: list[i
 
 
 def check_similarity(sim: Similarity, n_views: int, what: str) -> None:
-    """``cosine``/``rel_l2`` are ``(views, layers)``, the null arrays ``(K, layers)``."""
+    """``cosine``/``rel_l2`` are ``(views, layers)``, the null arrays ``(K, layers)``, all finite."""
     n_layers = len(sim.layers)
     for name in ("cosine", "rel_l2"):
         arr = np.asarray(getattr(sim, name))
@@ -63,11 +63,36 @@ def check_similarity(sim: Similarity, n_views: int, what: str) -> None:
             raise MRDError(f"{what}: {name} must have shape (K, layers={n_layers}), got {arr.shape}")
 
 
+def check_finite(value: object, what: str) -> None:
+    """Floating-point values must be finite (NaN or infinity is refused, naming ``what``).
+
+    Examples
+    --------
+    >>> check_finite(np.array([1.0, np.nan]), "metamer 'm0': loss")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: metamer 'm0': loss holds NaN or infinity (first at index 1); the value cannot be stored
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        first = np.argwhere(~np.isfinite(arr))[0]
+        at = tuple(int(i) for i in first) if arr.ndim > 1 else int(first[0]) if arr.ndim else "the value"
+        raise MRDError(f"{what} holds NaN or infinity (first at index {at}); the value cannot be stored")
+
+
+def _params_finite(params: dict, what: str) -> None:
+    for group, values in params.items():
+        for name, value in values.items():
+            check_finite(value, f"{what}: parameter {group}/{name}")
+
+
 def check_scene(rec: SceneRecord) -> None:
     """All checks of a scene record."""
     what = f"scene {rec.scene_id!r}"
     check_images(rec.display, rec.hdr, what)
     check_renders(rec.display, rec.renders, list(rec.render_seeds), what)
+    check_finite(rec.hdr, f"{what}: hdr")
+    _params_finite(rec.params, what)
 
 
 def check_metamer(rec: MetamerRecord) -> None:
@@ -76,10 +101,18 @@ def check_metamer(rec: MetamerRecord) -> None:
     check_images(rec.display, rec.hdr, what)
     check_renders(rec.display, rec.renders, list(rec.render_seeds), what)
     check_seed(rec.seed, f"{what}: seed")
-    for name in ("steps",):
-        check_seed(getattr(rec, name), f"{what}: {name}")
+    check_seed(rec.steps, f"{what}: steps")
+    check_finite(rec.loss, f"{what}: loss (the optimisation diverged)")
+    check_finite(rec.hdr, f"{what}: hdr")
+    check_finite(np.asarray(float(rec.wall_time_s)), f"{what}: wall_time_s")
+    for key, value in rec.physical_distance.items():
+        check_finite(np.asarray(float(value)), f"{what}: physical_distance {key!r}")
+    _params_finite(rec.initial_params, f"{what}: initial_params")
+    _params_finite(rec.final_params, f"{what}: final_params")
     for mid, sim in rec.similarity.items():
         check_similarity(sim, rec.display.shape[0], f"{what}, similarity {mid!r}")
+        for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
+            check_finite(getattr(sim, name), f"{what}, similarity {mid!r}: {name}")
     if rec.criterion is not None:
         crit = check_criterion(rec.criterion, what)
         if bool(rec.success) != success_rule(crit):

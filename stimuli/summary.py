@@ -13,17 +13,58 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from stimuli import h5io
 from stimuli.reader import StimulusSet
 from stimuli.writer import journal_dir
 
 
+def _safe(what: str, errors: list[str], fn: Callable[[], Any], default: Any = None) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # a damaged part is shown, never a traceback
+        errors.append(f"{what}: cannot be read ({type(exc).__name__}: {exc})")
+        return default
+
+
+def _root_attr(f: Any, name: str) -> Any:
+    if name not in f.attrs:
+        return None
+    v = f.attrs[name]
+    v = v.item() if isinstance(v, np.generic) else v
+    return v if isinstance(v, str | int | float | bool) else str(v)[:200]
+
+
+def user_module_note(models: list[dict[str, Any]]) -> str | None:
+    """A note naming models that are user code (``package.module:factory``), or ``None``.
+
+    Reading a set never imports them; generating or scoring with their config runs them.
+
+    Examples
+    --------
+    >>> user_module_note([{"id": "m", "name": "mypkg.nets:build", "source": "module"}])[:40]
+    "model 'm' is user code (mypkg.nets:build"
+    """
+    users = [m for m in models if m.get("source") == "module" or ":" in str(m.get("name", ""))]
+    if not users:
+        return None
+    names = ", ".join(f"{m['id']!r} is user code ({m['name']})" for m in users)
+    return (
+        f"model {names}. Reading this set (inspect, export, experiment, analyze) never imports it; "
+        "`mrd generate` or `mrd score` with a config naming it runs that module's code, like a script"
+    )
+
+
 def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe a store: provenance, models, scenes, metamers with success and similarities.
+
+    Never imports code named in the store and never reads the stored config text (which may be
+    large); a part that cannot be read is listed under ``"errors"`` instead of raising.
 
     Parameters
     ----------
@@ -35,47 +76,64 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
     dict
         JSON-serialisable summary.
     """
+    errors: list[str] = []
     with StimulusSet(path) as s:
-        a = s.attrs
-        models = [
-            {"id": m.model_id, "name": m.name, "source": m.source, "weight_sha256": m.weight_sha256,
-             "layers": m.layers, "input_size": list(m.input_size)}
-            for m in s.models.values()
-        ]
+        f = s._f
+        root = {k: _safe(f"root attribute {k!r}", errors, lambda k=k: _root_attr(f, k))
+                for k in ("created", "suite_version", "config_sha256", "content_digest")}
+        models = []
+        for mid in _safe("/models", errors, lambda: sorted(f["models"]), []):
+            m = _safe(f"/models/{mid}", errors, lambda mid=mid: h5io.read_model(f["models"][mid]))
+            if m is not None:
+                models.append({"id": m.model_id, "name": m.name, "source": m.source, "weight_sha256": m.weight_sha256,
+                               "layers": m.layers, "input_size": list(m.input_size)})
         scenes = []
-        for sid in s.scene_ids:
-            shape = s._f["scenes"][sid]["display"].shape
-            scenes.append({"id": sid, "views": int(shape[0]), "height": int(shape[1]), "width": int(shape[2])})
+        for sid in _safe("/scenes", errors, lambda: s.scene_ids, []):
+            shape = _safe(f"/scenes/{sid}/display", errors, lambda sid=sid: f["scenes"][sid]["display"].shape)
+            if shape is not None and len(shape) == 4:
+                scenes.append({"id": sid, "views": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]),
+                               "renders": _safe(f"/scenes/{sid}/renders", errors,
+                                                lambda sid=sid: s.n_renders("scene", sid), 0)})
         metamers = []
-        for xid in s.metamer_ids:
-            m = s.metamer(xid, images=False)
-            metamers.append({
-                "id": xid, "scene": m.scene_id, "model": m.model_id, "group": m.group, "seed": m.seed,
-                "success": m.success, "converged": m.converged, "steps": m.steps,
-                "wall_time_s": round(m.wall_time_s, 3),
-                "similarity": {
-                    mid: {"cosine": round(sim.mean_cosine, 6), "rel_l2": round(float(np.mean(sim.rel_l2)), 6),
-                          "null_max_cosine": round(sim.null_max_cosine, 6)}
-                    for mid, sim in m.similarity.items()
-                },
-                "physical_distance": m.physical_distance,
-            })
+        for xid in _safe("/metamers", errors, lambda: s.metamer_ids, []):
+            row = _safe(f"/metamers/{xid}", errors, lambda xid=xid: _metamer_row(s, xid))
+            if row is not None:
+                metamers.append(row)
         jdir = journal_dir(path)
         pending = len(list(jdir.glob("*.h5"))) if jdir.exists() else 0
         return {
             "path": str(Path(path)),
             "schema_version": s.schema_version,
-            "created": a.get("created"),
-            "suite_version": a.get("suite_version"),
-            "config_sha256": a.get("config_sha256"),
-            "content_digest": s.digest,
+            "created": root["created"],
+            "suite_version": root["suite_version"],
+            "config_sha256": root["config_sha256"],
+            "content_digest": str(root["content_digest"]),
             "models": models,
+            "user_modules": user_module_note(models),
             "scenes": scenes,
             "n_metamers": len(metamers),
-            "n_success": sum(m["success"] for m in metamers),
+            "n_success": sum(bool(m["success"]) for m in metamers),
             "metamers": metamers,
             "pending_journal_units": pending,
+            "errors": errors,
         }
+
+
+def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
+    m = s.metamer(xid, images=False)
+    return {
+        "id": xid, "scene": m.scene_id, "model": m.model_id, "group": m.group, "seed": m.seed,
+        "success": m.success, "converged": m.converged, "steps": m.steps,
+        "wall_time_s": round(m.wall_time_s, 3),
+        "renders": s.n_renders("metamer", xid),
+        "criterion": m.criterion,
+        "similarity": {
+            mid: {"cosine": round(sim.mean_cosine, 6), "rel_l2": round(float(np.mean(sim.rel_l2)), 6),
+                  "null_max_cosine": round(sim.null_max_cosine, 6)}
+            for mid, sim in m.similarity.items()
+        },
+        "physical_distance": m.physical_distance,
+    }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -116,6 +174,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         for mid, sim in m["similarity"].items():
             if mid != m["model"]:
                 lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f})")
+    if s.get("user_modules"):
+        lines.append(f"  note: {s['user_modules']}")
+    for err in s.get("errors", []):
+        lines.append(f"  damaged: {err}")
+    if s.get("errors"):
+        lines.append(f"  `mrd inspect {s['path']} --validate` lists every problem")
     if s["pending_journal_units"]:
         lines.append(
             f"  note: {s['pending_journal_units']} completed units wait in the journal; "

@@ -29,6 +29,7 @@ from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 from stimuli.writer import StoreWriter
 
 LAYERS = ["layer_a", "layer_b"]
+_FACES = np.array([[i, (i + 1) % 12, (i + 5) % 12] for i in range(20)], dtype=np.int32)
 
 
 def synthetic_model(model_id: str = "toy") -> ModelRecord:
@@ -80,7 +81,8 @@ def synthetic_scene(scene_id: str, seed: int = 0, views: int = 2, size: int = 32
     return SceneRecord(
         scene_id=scene_id,
         description={"type": "synthetic", "seed": seed},
-        params={"material": {"base_color": rgb}, "shape": {"vertices": rng.normal(size=(12, 3))},
+        params={"material": {"base_color": rgb},
+                "shape": {"vertices": rng.normal(size=(12, 3)), "faces": _FACES.copy()},
                 "lighting": {"radiance": np.array(1.0)}},
         views=[{"view": v} for v in range(views)],
         hdr=hdr,
