@@ -61,7 +61,9 @@ def test_expected_proportion_over_small_render_sets_is_one_third():
     for seed in range(150):
         rng = np.random.default_rng(seed)
         scene = _scene(rng, 1, 20)
-        pcs.append(model_oddity({"x": _renders(scene, 5, rng)}, {"x": _renders(scene, 5, rng)}, 2, rng).pc_exhaustive)
+        pcs.append(
+            model_oddity({"x": _renders(scene, 5, rng)}, {"x": _renders(scene, 5, rng)}, 2, rng).pc_exhaustive
+        )
     assert abs(np.mean(pcs) - 1 / 3) < 3 * np.std(pcs) / math.sqrt(len(pcs)), np.mean(pcs)
 
 
@@ -74,7 +76,10 @@ def _brute_force_pc(feats_t, feats_m, kind):
         for v in range(a.shape[0]):
             x, y = a[v].ravel(), b[v].ravel()
             if kind == "rel_l2":
-                per_view.append((np.linalg.norm(x - y) / np.linalg.norm(y) + np.linalg.norm(y - x) / np.linalg.norm(x)) / 2)
+                per_view.append(
+                    (np.linalg.norm(x - y) / np.linalg.norm(y) + np.linalg.norm(y - x) / np.linalg.norm(x))
+                    / 2
+                )
             else:
                 per_view.append(1 - x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
         return np.mean(per_view)
@@ -171,17 +176,21 @@ def test_null_p_values_recomputed_by_hand_and_per_layer():
     rng = np.random.default_rng(8)
     scene = _scene(rng, 2, 30)
     t = _renders(scene, 3, rng)
-    m = _renders(scene + 0.4 * rng.normal(size=scene.shape), 3, rng)
+    m = _renders(scene + 0.5 * rng.normal(size=scene.shape), 3, rng)  # like a null draw
     null = _renders(scene, 30, rng) + rng.normal(0, 0.5, (30, 1, 30))
     matched = {"good": t.copy(), "bad": t.copy()}
-    p = null_p_values({"good": t, "bad": t}, {"good": _renders(scene, 3, rng), "bad": m + 3}, {"good": null, "bad": null})
+    p = null_p_values(
+        {"good": t, "bad": t}, {"good": _renders(scene, 3, rng), "bad": m + 3}, {"good": null, "bad": null}
+    )
     assert all(p[metric]["good"] == pytest.approx(1 / 31) for metric in p)
     assert p["rel_l2"]["bad"] == 1.0
     got = null_p_values({"x": t}, {"x": m}, {"x": null})
     for metric in ("rel_l2", "cosine", "spearman"):
         assert got[metric]["x"] == pytest.approx(_p_by_hand(t, m, null, metric), abs=1e-12), metric
     assert 1 / 31 < got["rel_l2"]["x"] < 1.0  # a partial match lies inside the null distribution
-    ev = Criterion(n_triplets=20).evaluate(matched, {"good": t, "bad": m + 3}, matched, {"good": null, "bad": null}, 0)
+    ev = Criterion(n_triplets=20).evaluate(
+        matched, {"good": t, "bad": m + 3}, matched, {"good": null, "bad": null}, 0
+    )
     per = ev.graded["null_p_per_layer_metric"]
     assert ev.criterion["null_p"] == max(v for d in per.values() for v in d.values()) == 1.0
 
@@ -210,8 +219,16 @@ def test_evaluate_gives_exactly_the_stored_keys_and_the_rule():
     ev = evaluate(t, m, start, null, rng=1)
     assert tuple(ev.criterion) == CRITERION_KEYS
     assert check_criterion(ev.criterion, "metamer 'm'") == ev.criterion
-    assert ev.criterion["beats_start"] and ev.criterion["oddity_pc_max"] == 0.45 and ev.criterion["null_alpha"] == 0.05
-    assert ev.success == success_of(ev.criterion) == (ev.criterion["oddity_pc"] <= 0.45 and ev.criterion["null_p"] <= 0.05)
+    assert (
+        ev.criterion["beats_start"]
+        and ev.criterion["oddity_pc_max"] == 0.45
+        and ev.criterion["null_alpha"] == 0.05
+    )
+    assert (
+        ev.success
+        == success_of(ev.criterion)
+        == (ev.criterion["oddity_pc"] <= 0.45 and ev.criterion["null_p"] <= 0.05)
+    )
     assert ev.criterion["null_p"] == pytest.approx(1 / 101) and ev.success
     g = json.loads(json.dumps(ev.graded))
     assert g["oddity_n"] == 200 and g["null_k"] == 100 and len(g["distance_null"]) == 100
