@@ -96,8 +96,8 @@ def test_bad_units_are_refused_and_nothing_is_written(tmp_path):
         w.add_scene(scene)
         with pytest.raises(MRDError, match="not valid"):
             w.add_metamer(synthetic_metamer(scene, "bad/id", "toy", 0.1))
-        bad = synthetic_metamer(scene, "m1", "toy", 0.1, group="texture")
-        with pytest.raises(MRDError, match="group 'texture'"):
+        bad = synthetic_metamer(scene, "m1", "toy", 0.1, group="Texture!")
+        with pytest.raises(MRDError, match="group 'Texture!' is not a parameter-group name"):
             w.add_metamer(bad)
         wrong = synthetic_metamer(scene, "m2", "toy", 0.1)
         wrong.display = wrong.display.astype(np.float32)

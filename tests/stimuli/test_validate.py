@@ -44,7 +44,7 @@ def _corrupt(f: h5py.File, how: str) -> None:
     elif how == "unknown model":
         m.attrs["model_id"] = "ghost"
     elif how == "bad group":
-        m.attrs["group"] = "texture"
+        m.attrs["group"] = "Texture!"
     elif how == "missing attribute":
         del m.attrs["success"]
     elif how == "bad json":
@@ -75,7 +75,7 @@ EXPECTED = {
     "image changed": "content digest mismatch",
     "unknown scene": "scene_id 'ghost' is not in /scenes",
     "unknown model": "model_id 'ghost' is not in /models",
-    "bad group": "group 'texture' is not one of shape, material, lighting",
+    "bad group": "group 'Texture!' is not a parameter-group name (shipped: shape, material, lighting)",
     "missing attribute": "/metamers/scene0-m1: attribute 'success' is missing",
     "bad json": "attribute 'layers' is not valid JSON",
     "loss length": "loss: length 10 differs from attribute steps=999",
