@@ -35,6 +35,10 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+_os_write = os.write
+"""The write call :func:`write_new_file` uses (tests replace it to inject a full disk)."""
+
+
 def write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to a new file and flush it to the disk; on any failure remove the partial file.
 
@@ -50,7 +54,7 @@ def write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            n = os.write(fd, view)
+            n = _os_write(fd, view)
             view = view[n:]
         os.fsync(fd)
     except BaseException:
