@@ -21,7 +21,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from stimuli.errors import MRDError
 from stimuli.reader import StimulusSet
+from stimuli.schema import check_id
 
 MANIFEST_COLUMNS = ("file", "kind", "id", "scene_id", "model_id", "group", "view", "success", "sha256")
 
@@ -35,7 +37,9 @@ def export_pngs(store: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
     """Write every display image of a store as a PNG and a ``manifest.csv`` describing them.
 
     Files are ``scenes/<scene_id>_v<k>.png`` and ``metamers/<metamer_id>_v<k>.png``. Existing files
-    of the same name are replaced (they are derived data, re-creatable from the store).
+    of the same name are replaced (they are derived data, re-creatable from the store). A store whose
+    ids are not valid ids (e.g. written by another tool, with a newline or a ``/`` in a name) is refused
+    before anything is written, so no file name can carry such characters.
 
     Parameters
     ----------
@@ -50,10 +54,16 @@ def export_pngs(store: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
         The manifest file.
     """
     out = Path(out_dir)
-    (out / "scenes").mkdir(parents=True, exist_ok=True)
-    (out / "metamers").mkdir(parents=True, exist_ok=True)
     rows = []
     with StimulusSet(store) as s:
+        for kind, ids in (("scene", s.scene_ids), ("metamer", s.metamer_ids)):
+            for uid in ids:
+                try:
+                    check_id(uid, f"{store}: {kind} id")
+                except MRDError as exc:
+                    raise MRDError(f"{exc}; refusing to export it as a file name") from None
+        (out / "scenes").mkdir(parents=True, exist_ok=True)
+        (out / "metamers").mkdir(parents=True, exist_ok=True)
         for sid in tqdm(s.scene_ids, desc="export scenes", unit="scene"):
             for v, img in enumerate(s.scene_display(sid)):
                 rel = f"scenes/{sid}_v{v}.png"
