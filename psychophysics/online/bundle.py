@@ -10,9 +10,9 @@ nothing from the internet::
     data/manifest.js      config, keys, stimulus digest, participants, endpoint, versions
     data/plans/sub-P_ses-S.js   one planned session each (the lab plan plus the images per position)
 
-Plans come from :func:`psychophysics.design.build_plan`, seeded per participant and session
-exactly as in the lab, so participant ``P01`` session 1 sees the same trials online and in the
-lab. Because the plan depends on the participant id, the ids are fixed at export
+Plans are made by the lab's own preparation (:func:`psychophysics.preparation.prepare`, which
+runs :func:`psychophysics.design.build_plan` seeded per participant and session), so participant
+``P01`` session 1 sees the same trials online and in the lab, with the same key order. Because the plan depends on the participant id, the ids are fixed at export
 (``--participants``). The images of each trial are :meth:`psychophysics.images.TrialImages.arrays`,
 the very arrays the PsychoPy session shows, as lossless PNG.
 
@@ -35,6 +35,7 @@ import hashlib
 import io
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -173,15 +174,28 @@ def _keys(config: Any) -> dict[str, Any]:
             "to_psychopy": browser_keymap(names)}
 
 
-def _participant_keys(config: Any, participant: str, session: int) -> dict[str, Any]:
-    """The keys of positions 1..3 for this participant (counterbalanced when the config says so)."""
-    from psychophysics import design
+def _lab_plan(stimuli_path: str | Path, participant: str, session: int, config_path: str | Path | None,
+              scratch: Path, items: Any) -> tuple[dict[str, Any], list[Any], list[int]]:
+    """The lab's plan of a session, made by the lab's own preparation into a scratch folder.
+
+    :func:`psychophysics.preparation.prepare` is the code ``mrd experiment`` runs, so the plan (its
+    trials, seed, key order, selection counts, whatever it records) is the lab's by construction.
+    """
+    from psychophysics.preparation import prepare
+
+    prep = prepare(stimuli_path, participant, session, config_path, scratch / f"{participant}-{session}",
+                   uses_psychopy=False, validate=False, items=items)
+    try:
+        plan = prep.files.read_plan()
+    finally:
+        prep.store.close()
+    return plan, list(prep.trials), list(getattr(prep, "key_order", [1, 2, 3]))
+
+
+def _participant_keys(config: Any, order: list[int]) -> dict[str, Any]:
+    """The keys of positions 1..3 for this participant: position ``i`` gets the keys of ``order[i-1]``."""
     from psychophysics.online.keys import browser_key
 
-    order = [1, 2, 3]
-    key_order = getattr(design, "key_order", None)
-    if key_order is not None:
-        order = key_order(participant, session, config.design.seed, bool(getattr(config.keys, "counterbalance", False)))
     keys = {f"position_{p}": list(getattr(config.keys, f"position_{o}")) for p, o in zip((1, 2, 3), order, strict=True)}
     return {"keys": keys, "keys_browser": {k: [browser_key(n) for n in v] for k, v in keys.items()}}
 
@@ -239,7 +253,7 @@ def export_bundle(
     from tqdm import tqdm
 
     from psychophysics.config import load_config
-    from psychophysics.design import build_plan, items_from_store, session_seed
+    from psychophysics.design import items_from_store
     from psychophysics.images import TrialImages
     from psychophysics.preparation import check_store
     from stimuli import StimulusSet
@@ -274,27 +288,16 @@ def export_bundle(
     (out / "index.html").write_text(html, encoding="utf-8")
     images = _ImageWriter(out / "images")
     index: dict[str, dict[str, str]] = {}
-    with StimulusSet(stimuli_path) as store:
+    with StimulusSet(stimuli_path) as store, tempfile.TemporaryDirectory(prefix="mrd-export-") as scratch:
         digest = store.digest
-        items, scene_views = items_from_store(store)
+        items = items_from_store(store)
         trial_images = TrialImages(store)
         jobs = [(p, s) for p in participants for s in sessions]
         for pid, ses in tqdm(jobs, desc="export-online plans", unit="session", disable=not progress):
-            trials = build_plan(items, scene_views, config.design, pid, ses)
-            entries = []
-            for t in trials:
-                entry = t.to_dict()
+            plan, trials, order = _lab_plan(stimuli_path, pid, ses, config_path, Path(scratch), items)
+            for entry, t in zip(plan["trials"], trials, strict=True):
                 entry["images"] = [images.name(a) for a in trial_images.arrays(t)]
-                entries.append(entry)
-            plan = {
-                **_participant_keys(config, pid, ses),
-                "participant": pid,
-                "session": ses,
-                "seed": session_seed(config.design.seed, pid, ses),
-                "stimulus_digest": digest,
-                "n_trials": len(trials),
-                "trials": entries,
-            }
+            plan.update(_participant_keys(config, order))
             stem = session_stem(pid, ses)
             (out / "data" / "plans" / f"{stem}.js").write_text(data_script(f"plan:{stem}", plan), encoding="utf-8")
             index.setdefault(pid, {})[str(ses)] = f"data/plans/{stem}.js"

@@ -153,7 +153,7 @@ class SessionStore:
 
         bundle_plan = read_data_file(plan_path(self.bundle_dir, participant, session))
         _, plan_cols = records.columns()
-        plan = {k: v for k, v in bundle_plan.items() if k not in ("trials", "keys")}
+        plan = {k: v for k, v in bundle_plan.items() if k not in ("trials", "keys", "keys_browser")}
         plan["trials"] = [{c: t.get(c) for c in plan_cols} for t in bundle_plan["trials"]]
         keys = bundle_plan.get("keys") or self.manifest["keys"]["psychopy"]
         st = SessionState(self._paths(participant, session), plan,
@@ -202,6 +202,9 @@ class SessionStore:
             n_trials_planned=len(st.plan["trials"]), n_trials_done=0, observer=None, observer_params=None,
             runs=[], durations_frames=None, online={"bundle_format": m.get("format"), "source": self.source},
         )
+        for key in ("key_order", "selection"):  # as the lab's sidecar records them
+            if key in st.plan:
+                side[key] = st.plan[key]
         if "session_data_version" in SIDECAR_KEYS:
             side["session_data_version"] = getattr(sessions, "SESSION_DATA_VERSION", None)
         _write_json_atomic(st.paths["plan"], st.plan, exclusive=True)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from psychophysics.config import load_config
-from psychophysics.design import build_plan, items_from_store
 from psychophysics.observers import ModelObserver, OracleObserver, SimilarityTable
 from psychophysics.online.participant import SimulatedParticipant, TrialSeededObserver
 from stimuli import StimulusSet
@@ -59,13 +58,15 @@ def test_oracle_in_chromium_every_trial_once_all_correct_and_analysed(
     got = rows(data / "sub-P01_ses-1_trials.csv")
     side = json.loads((data / "sub-P01_ses-1_session.json").read_text())
     plan = json.loads((data / "sub-P01_ses-1_plan.json").read_text())
-    # the same plan as the lab session: build_plan with the same seed inputs
-    cfg = load_config(config_path)
+    # the same plan file as the lab session writes (its own preparation step)
+    from psychophysics.preparation import prepare
+
+    prep = prepare(store_path, "P01", 1, config_path, tmp_path / "lab", uses_psychopy=False)
+    prep.store.close()
+    assert plan == prep.files.read_plan()
+    lab = plan["trials"]
     with StimulusSet(store_path) as s:
-        items, views = items_from_store(s)
         digest = s.digest
-    lab = [t.to_dict() for t in build_plan(items, views, cfg.design, "P01", 1)]
-    assert plan["trials"] == lab
     # every trial on disk exactly once, in plan order, all correct, the pressed key is the position's
     assert [int(r["trial"]) for r in got] == [t["trial"] for t in lab]
     assert all(r["correct"] == "1" for r in got)

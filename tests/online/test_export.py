@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from psychophysics.config import load_config
-from psychophysics.design import build_plan, items_from_store
+from psychophysics.design import Trial
 from psychophysics.images import TrialImages
 from psychophysics.online.bundle import (
     export_bundle,
@@ -24,24 +24,37 @@ from stimuli import StimulusSet
 from stimuli.errors import MRDError
 
 
-def test_plans_are_the_lab_plans_and_images_the_lab_images(bundle: Path, store_path: Path, config_path: Path) -> None:
+def lab_plan(store_path: Path, config_path: Path, pid: str, folder: Path) -> dict:
+    """The plan ``mrd experiment`` writes for this participant (its own preparation step)."""
+    from psychophysics.preparation import prepare
+
+    prep = prepare(store_path, pid, 1, config_path, folder, uses_psychopy=False)
+    prep.store.close()
+    return prep.files.read_plan()
+
+
+def test_plans_are_the_lab_plans_and_images_the_lab_images(
+    bundle: Path, store_path: Path, config_path: Path, tmp_path: Path
+) -> None:
     manifest = read_manifest(bundle)
     cfg = load_config(config_path)
     with StimulusSet(store_path) as s:
         assert manifest["stimulus_digest"] == s.digest
-        items, views = items_from_store(s)
         images = TrialImages(s)
         for pid in ("P01", "P05"):
             plan = read_data_file(plan_path(bundle, pid, 1))
-            lab = build_plan(items, views, cfg.design, pid, 1)
-            assert [{k: v for k, v in t.items() if k != "images"} for t in plan["trials"]] == [t.to_dict() for t in lab]
-            for entry, t in zip(plan["trials"], lab, strict=True):
+            lab = lab_plan(store_path, config_path, pid, tmp_path / pid)
+            assert {k: v for k, v in plan.items() if k not in ("keys", "keys_browser", "trials")} == {
+                k: v for k, v in lab.items() if k != "trials"}
+            assert [{k: v for k, v in t.items() if k != "images"} for t in plan["trials"]] == lab["trials"]
+            for entry in plan["trials"]:
                 shown = [np.asarray(Image.open(io.BytesIO((bundle / f).read_bytes())).convert("RGB"))
                          for f in entry["images"]]
-                for got, want in zip(shown, images.arrays(t), strict=True):
+                for got, want in zip(shown, images.arrays(Trial.from_dict(entry)), strict=True):
                     np.testing.assert_array_equal(got, want)  # lossless: the very pixels the lab shows
                 assert len(set(entry["images"])) == 3  # three independent renders, no image twice
-    assert manifest["keys"]["psychopy"]["position_1"] == list(cfg.keys.position_1)
+            order = lab.get("key_order", [1, 2, 3])
+            assert plan["keys"]["position_1"] == list(getattr(cfg.keys, f"position_{order[0]}"))
     assert manifest["versions"]["jspsych"] == "8.3.0"
 
 
