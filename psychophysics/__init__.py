@@ -6,6 +6,8 @@ pure Python), :mod:`~psychophysics.datafile` (session files, the writer of the c
 :mod:`~psychophysics.images` (which images a trial shows), :mod:`~psychophysics.display` (pixel-exact
 layout, timing check), :mod:`~psychophysics.calibration` (display calibration),
 :mod:`~psychophysics.keynames` (valid key names), :mod:`~psychophysics.responses` (keyboard backends),
+:mod:`~psychophysics.renders` (which renders a trial shows), :mod:`~psychophysics.practice`
+(practice rounds), :mod:`~psychophysics.screens` (messages, breaks, quit confirmation),
 :mod:`~psychophysics.session` (the PsychoPy session), :mod:`~psychophysics.simulate` (window-less
 simulated participants) and :mod:`~psychophysics.commands` (``mrd experiment``, ``mrd simulate``).
 

@@ -48,14 +48,22 @@ True
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
 from psychophysics.config import Design
+from psychophysics.keynames import key_order
+from psychophysics.practice import round_accuracy, skip_trial
+from psychophysics.renders import assign_renders as _assign_renders
+from psychophysics.renders import pick_renders
 from stimuli.errors import MRDError
+
+__all__ = [
+    "Item", "Trial", "build_plan", "items_from_store", "key_order", "pick_renders", "round_accuracy",
+    "scene_render_seeds", "selection", "session_seed", "skip_trial",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -237,53 +245,6 @@ def _spread_repeats(rows: list[dict[str, Any]], rng: random.Random) -> None:
                 break
 
 
-def pick_renders(
-    standard: tuple[int, ...], odd: tuple[int, ...] | None, rng: random.Random, what: str
-) -> tuple[int, int, int] | None:
-    """Render indices ``(standard a, standard b, odd)`` with pairwise different seeds.
-
-    ``standard`` and ``odd`` are the seeds of the two stacks' renders; ``odd = None`` means the odd
-    item is another render of the standard stack (noise floor), so all three indices differ. Returns
-    ``None`` when the store has no renders (empty ``standard``).
-
-    Raises
-    ------
-    MRDError
-        If the stacks have too few renders for three different ones.
-
-    Examples
-    --------
-    >>> import random
-    >>> a, b, c = pick_renders((10, 11), (10, 12), random.Random(0), "m0")
-    >>> a != b and (10, 11)[a] != (10, 12)[c] != (10, 11)[b]
-    True
-    """
-    if not standard:
-        return None
-    odd_seeds = standard if odd is None else odd
-    options = [
-        (a, b, c)
-        for a, b in itertools.permutations(range(len(standard)), 2)
-        for c in range(len(odd_seeds))
-        if len({standard[a], standard[b], odd_seeds[c]}) == 3 and (odd is not None or c not in (a, b))
-    ]
-    if not options:
-        need = "3 renders of it" if odd is None else "2 renders of the repeated item and 1 of the other"
-        raise MRDError(
-            f"{what}: not enough independent renders for a trial of three different images (needs {need} "
-            f"with different seeds; the store has {len(standard)} and {len(odd_seeds)}): regenerate the "
-            "stimulus set with more display renders per scene (render.display_renders)"
-        )
-    return rng.choice(options)
-
-
-def _assign_renders(row: dict[str, Any], renders: tuple[int, int, int] | None) -> None:
-    a, b, c = renders if renders is not None else (None, None, None)
-    standards = iter((a, b))
-    for pos in (1, 2, 3):
-        row[f"render_{pos}"] = c if pos == row["odd_position"] else next(standards)
-
-
 def _metamer_rows(cells: list[tuple[Item, int, str]], rng: random.Random) -> list[dict[str, Any]]:
     rows = [
         dict(metamer_id=it.metamer_id, scene_id=it.scene_id, model_id=it.model_id, group=it.group, view=v,
@@ -443,51 +404,6 @@ def build_plan(
             Trial(block=i // size + 1, block_type="main", trial=len(trials) + 1, trial_in_block=i % size + 1, **r)
         )
     return trials
-
-
-def skip_trial(trial: Trial, done: list[dict[str, Any]], criterion: float) -> bool:
-    """Whether a planned practice trial is skipped: an earlier practice round reached the criterion.
-
-    ``done`` are the rows written so far (dicts with ``practice_round`` and ``correct``).
-
-    Examples
-    --------
-    >>> t = Trial(0, "practice", 3, 3, "m", "s", "n", "shape", 0, "metamer", 1, 0, practice_round=2)
-    >>> skip_trial(t, [{"practice_round": "1", "correct": "1"}, {"practice_round": "1", "correct": "1"}], 0.75)
-    True
-    """
-    if trial.block_type != "practice" or trial.practice_round <= 1 or criterion <= 0:
-        return False
-    for r in range(1, trial.practice_round):
-        acc = round_accuracy(done, r)
-        if acc is not None and acc >= criterion:
-            return True
-    return False
-
-
-def round_accuracy(done: list[dict[str, Any]], practice_round: int) -> float | None:
-    """Proportion correct of one practice round's rows (``None`` if it has none)."""
-    got = [int(r["correct"]) for r in done if int(r.get("practice_round") or 0) == practice_round]
-    return sum(got) / len(got) if got else None
-
-
-def key_order(participant: str, session: int, seed: int, counterbalance: bool) -> list[int]:
-    """The position order of the key lists for this participant (``[1, 2, 3]`` unless counterbalanced).
-
-    Counterbalanced: one of the six orders, chosen from the participant id and the config seed (not
-    the session, so a participant keeps the mapping across sessions).
-
-    Examples
-    --------
-    >>> key_order("P01", 1, 0, False)
-    [1, 2, 3]
-    >>> key_order("P01", 1, 0, True) == key_order("P01", 2, 0, True)
-    True
-    """
-    if not counterbalance:
-        return [1, 2, 3]
-    orders = list(itertools.permutations([1, 2, 3]))
-    return list(orders[session_seed(seed, participant, 0) % 6])
 
 
 def _nan_last(x: float) -> float:

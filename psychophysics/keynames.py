@@ -1,4 +1,5 @@
-"""Key names PsychoPy reports, so a typo in ``[keys]`` is refused before a session starts.
+"""Key names PsychoPy reports (a typo in ``[keys]`` is refused before a session starts), and the
+per-participant assignment of the key lists to positions (:func:`key_order`).
 
 :data:`KEY_NAMES` holds the names that both of PsychoPy's Linux key paths produce: ``psychopy.event``
 (pyglet's symbol names, lower case, without the leading underscore of digits; numpad keys with NumLock on
@@ -18,6 +19,8 @@ ValueError: 'spcae' is not a key name PsychoPy reports (did you mean 'space'?); 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import itertools
 
 KEY_NAMES: frozenset[str] = frozenset(
     """
@@ -42,3 +45,23 @@ def check_key_name(name: str) -> str:
         f"{name!r} is not a key name PsychoPy reports{hint}; names are lower case, e.g. 'a', '1', "
         "'num_1', 'left', 'space', 'return', 'escape'"
     )
+
+
+def key_order(participant: str, session: int, seed: int, counterbalance: bool) -> list[int]:
+    """The position order of the key lists for this participant (``[1, 2, 3]`` unless counterbalanced).
+
+    Counterbalanced: one of the six orders, chosen from the participant id and the config seed (not
+    the session, so a participant keeps the mapping across sessions).
+
+    Examples
+    --------
+    >>> key_order("P01", 1, 0, False)
+    [1, 2, 3]
+    >>> key_order("P01", 1, 0, True) == key_order("P01", 2, 0, True)
+    True
+    """
+    if not counterbalance:
+        return [1, 2, 3]
+    orders = list(itertools.permutations([1, 2, 3]))
+    digest = hashlib.sha256(f"{seed}|{participant}|keys".encode()).digest()
+    return list(orders[int.from_bytes(digest[:8], "big") % 6])

@@ -42,15 +42,10 @@ from psychophysics.display import layout, timing_warning
 from psychophysics.images import TrialImages
 from psychophysics.observers import Observer
 from psychophysics.preparation import Prepared, end_run, start_run
+from psychophysics.screens import Screens, SessionEnded
 from stimuli.errors import MRDError
 
-
-class SessionEnded(Exception):
-    """Raised inside the trial loop when the participant quits or the process gets SIGTERM."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["OdditySession", "SessionEnded", "ask_participant", "frames"]
 
 
 def frames(ms: float, rate_hz: float) -> int:
@@ -93,7 +88,7 @@ def ask_participant(participant: str | None, session: int, attempts: int = 5) ->
     raise MRDError(f"no valid participant id and session after {attempts} attempts ({problem}); nothing was run")
 
 
-class OdditySession:
+class OdditySession(Screens):
     """One run of the oddity experiment in a PsychoPy window.
 
     Parameters
@@ -204,8 +199,9 @@ class OdditySession:
     def _check_end(self, keys: list[tuple[str, float]]) -> None:
         if self._term_pending:
             raise SessionEnded("SIGTERM")
-        if any(k in self.cfg.keys.quit for k, _ in keys):
-            raise SessionEnded("escape")
+        quits = [t for k, t in keys if k in self.cfg.keys.quit]
+        if quits:
+            raise SessionEnded("escape", quits[-1] if len(quits) > 1 else quits[0], confirmed=len(quits) > 1)
 
     def _clear(self) -> None:
         """Discard pending keys, but honour a quit key among them."""
@@ -223,64 +219,6 @@ class OdditySession:
                 s.draw()
             self._flip()
             self._keys([])
-
-    def _message(self, text: str, min_s: float = 0.0, countdown: str = "") -> None:
-        """Show a text until a proceed key (accepted after ``min_s`` seconds; the observer presses at once)."""
-        self._clear()
-        start = self.keysrc.now()
-        injected = False
-        while True:
-            left = min_s - (self.keysrc.now() - start)
-            self.text.text = text + (countdown.format(s=int(np.ceil(left))) if left > 0 and countdown else "")
-            self.text.draw()
-            self._flip()
-            if left <= 0 and self.observer is not None and not injected:
-                self.keysrc.inject(self.keys.proceed[0])
-                injected = True
-            keys = self._keys(self.keys.proceed)
-            if keys and left <= 0:
-                return
-
-    def _confirm_quit(self) -> bool:
-        """Ask whether to end: quit key again = end, proceed key = continue. SIGTERM still ends."""
-        quit_names, go = " or ".join(self.cfg.keys.quit), " or ".join(self.keys.proceed)
-        self.text.text = (
-            f"End the session now?\n\nPress {quit_names} again to end (everything so far is saved),\n"
-            f"or {go} to continue."
-        )
-        self.keysrc.clear()
-        while True:
-            self.text.draw()
-            self._flip()
-            if self._term_pending:
-                raise SessionEnded("SIGTERM")
-            keys = self.keysrc.get(self.cfg.keys.quit + self.keys.proceed)
-            if any(k in self.cfg.keys.quit for k, _ in keys):
-                return True
-            if keys:
-                return False
-
-    def _guarded(self, step: Any) -> Any:
-        """Run ``step()``; a quit key asks for confirmation and, if declined, runs the step again."""
-        while True:
-            try:
-                return step()
-            except SessionEnded as ended:
-                if ended.reason != "escape" or self._confirm_quit():
-                    raise
-
-    def instructions(self) -> str:
-        """The first screen's text, placeholders filled in."""
-        k, p = self.keys, self.cfg.presentation
-        spatial = p.mode == "spatial"
-        names = ("left", "middle", "right") if spatial else ("first", "second", "third")
-        keys = "\n".join(f"  {' or '.join(getattr(k, f'position_{i}'))}: {names[i - 1]}" for i in (1, 2, 3))
-        n_practice = sum(t.block_type == "practice" and t.practice_round <= 1 for t in self.prep.trials)
-        return p.instructions.format(
-            keys=keys, proceed=" or ".join(k.proceed), quit=" or ".join(self.cfg.keys.quit),
-            stimulus_ms=f"{p.stimulus_ms:g}", response_window_ms=f"{p.response_window_ms:g}",
-            practice_trials=n_practice, correct_colour=p.correct_colour_name, incorrect_colour=p.incorrect_colour_name,
-        )  # fmt: skip
 
     # -- a trial ----------------------------------------------------------------------------------
     def _schedule(self) -> list[tuple[str, list[Any]]]:
@@ -370,43 +308,6 @@ class OdditySession:
         finally:
             self.fixation.fillColor = self.fixation.lineColor = list(p.fixation_colour)
 
-    # -- between trials ---------------------------------------------------------------------------
-    def _main_accuracy(self) -> tuple[int, int]:
-        """Main-block metamer trials so far (catch and noise-floor trials excluded): (n, correct)."""
-        rows = [
-            r for r in self.done
-            if r["block_type"] == "main" and str(r["is_catch"]) == "0"
-            and (r.get("trial_type") or "metamer") == "metamer"
-        ]  # fmt: skip
-        return len(rows), sum(int(r["correct"]) for r in rows)
-
-    def _between(self, prev: Trial, trial: Trial) -> None:
-        """Screens between two trials: end of a practice round, breaks between main blocks."""
-        p, go = self.cfg.presentation, " or ".join(self.keys.proceed)
-        if prev.block_type == "practice":
-            if trial.block_type == "practice" and trial.practice_round > prev.practice_round:
-                acc = round_accuracy(self.done, prev.practice_round) or 0.0
-                need = self.cfg.design.practice_criterion
-                self._message(
-                    f"Practice accuracy: {100 * acc:.0f} %. {100 * need:.0f} % is needed to go on.\n\n"
-                    f"One more practice round follows. Press {go} to start it."
-                )
-            elif trial.block_type == "main":
-                self._message(f"Practice is over. The main part begins (no feedback).\n\nPress {go} to start.")
-            return
-        if trial.block != prev.block:
-            n_blocks = max(t.block for t in self.prep.trials)
-            n, k = self._main_accuracy()
-            acc = f"Accuracy so far: {100 * k / n:.0f} %\n\n" if p.show_running_accuracy and n else ""
-            self._message(
-                f"Break: block {prev.block} of {n_blocks} done.\n\n{acc}Rest your eyes for a moment.\n\n"
-                f"Press {go} to continue.",
-                min_s=p.break_min_s, countdown="\n\n(you can continue in {s} s)",
-            )  # fmt: skip
-
-    def _next_trials(self) -> list[Trial]:
-        return self.prep.trials[self.n_done :]
-
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> tuple[int, str]:
         """Run the remaining trials.
@@ -441,7 +342,7 @@ class OdditySession:
             welcome = "Welcome back. The session continues where it stopped.\n\n" if self.n_done else ""
             self._guarded(lambda: self._message(welcome + self.instructions()))
             last: Trial | None = prep.trials[self.n_done - 1] if self.n_done else None
-            for trial in list(self._next_trials()):
+            for trial in list(prep.trials[self.n_done :]):
                 if skip_trial(trial, self.done, criterion):
                     self.n_done += 1
                     continue

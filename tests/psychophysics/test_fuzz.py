@@ -180,7 +180,7 @@ def test_fuzz_participant_ids_through_the_command(store_path: Path, pid: str) ->
         root = Path(tmp)
         old = os.environ.pop("DISPLAY", None)
         try:
-            rc = main(["experiment", "--stimuli", str(store_path), "--participant", pid, "--data-dir", str(root / "d")])
+            rc = main(["experiment", "--stimuli", str(store_path), f"--participant={pid}", "--data-dir", str(root / "d")])
         finally:
             if old is not None:
                 os.environ["DISPLAY"] = old
