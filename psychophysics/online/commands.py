@@ -1,4 +1,4 @@
-"""``mrd export-online``, ``mrd serve-online`` and ``mrd import-online`` (the work is imported in the handlers).
+"""``mrd export-online``, ``serve-online``, ``simulate-online``, ``import-online`` (work imported in the handlers).
 
 Examples
 --------
@@ -64,6 +64,19 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from psychophysics.online.bundle import parse_participants
+    from psychophysics.online.simulate import simulate_online
+
+    res = simulate_online(args.bundle, args.data_dir, args.observer, parse_participants(args.participants),
+                          args.stimuli, args.seed, args.session)
+    for r in res:
+        print(f"{r['participant']}: {r['trials']} trials answered in the browser, proportion correct "
+              f"{r['proportion_correct']:.3f}")
+    print(f"data in {args.data_dir}")
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add the three online commands to the ``mrd`` command line."""
     e = subparsers.add_parser(
@@ -96,6 +109,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--verbose", action="store_true", help="log every request")
     s.add_argument("--show-links", type=int, default=5, metavar="N", help="participant links to print (default 5)")
     s.set_defaults(func=_serve)
+
+    m = subparsers.add_parser(
+        "simulate-online", help="simulated participants take a bundle's task in headless Chromium",
+        description="Serve DIR in-process and let simulated observers take the task in the system's headless "
+        "Chromium through real key events; data go to DATA as from real participants.")
+    m.add_argument("bundle", metavar="DIR", help="the bundle folder")
+    m.add_argument("--data-dir", required=True, metavar="DATA", help="data folder")
+    m.add_argument("--observer", required=True, choices=("oracle", "chance", "model", "psychometric"),
+                   help="the simulated observer")
+    m.add_argument("--participants", required=True, metavar="IDS", help="planned ids (comma list)")
+    m.add_argument("--stimuli", metavar="SET.h5", help="the stimulus set (default: the path in the manifest)")
+    m.add_argument("--seed", type=int, default=0, help="seed of the observers' draws")
+    m.add_argument("--session", type=int, default=1, help="session number (default 1)")
+    m.set_defaults(func=_simulate)
 
     i = subparsers.add_parser(
         "import-online", help="convert jsPsych data files from other hosts into session data",

@@ -53,7 +53,7 @@ def test_oracle_in_chromium_every_trial_once_all_correct_and_analysed(
     # the lab's texts: instructions with this participant's keys, breaks with the running accuracy
     assert "Press the key for the odd one out" in sp.messages[0] and "1: left" in sp.messages[0]
     assert "Practice is over" in sp.messages[1]
-    assert any("Break." in m and "Accuracy so far: 100 %" in m for m in sp.messages[2:])
+    assert any("Break: block 1 of" in m and "Accuracy so far: 100 %" in m for m in sp.messages[2:])
 
     got = rows(data / "sub-P01_ses-1_trials.csv")
     side = json.loads((data / "sub-P01_ses-1_session.json").read_text())
@@ -298,3 +298,17 @@ def test_virtual_chinrest_escape_and_reload_without_recalibrating(
     assert 1 < cal["viewing_distance_cm"] < 500 and cal["viewing_distance_cm"] != 57
     assert abs(cal["px_per_deg"] - cal["viewing_distance_cm"] * 0.017455 * cal["px_per_mm"] * 10) < 1e-6
     assert all(r["correct"] == "1" for r in rows(data / "sub-C01_ses-1_trials.csv"))
+
+
+def test_cli_simulate_online_writes_complete_sessions(bundle: Path, store_path: Path, tmp_path: Path,
+                                                      need_chromium: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from mrd.cli import main
+
+    data = tmp_path / "data"
+    assert main(["simulate-online", str(bundle), "--data-dir", str(data), "--observer", "chance",
+                 "--participants", "P06", "--stimuli", str(store_path), "--seed", "3"]) == 0
+    assert "P06:" in capsys.readouterr().out
+    side = json.loads((data / "sub-P06_ses-1_session.json").read_text())
+    assert side["completed"] is True and side["n_trials_done"] == side["n_trials_planned"]
+    got = rows(data / "sub-P06_ses-1_trials.csv")
+    assert {r["response_position"] for r in got} <= {"1", "2", "3"} and len({r["response_position"] for r in got}) > 1

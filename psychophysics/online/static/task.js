@@ -226,10 +226,13 @@
     for (let k = start; k < plan.trials.length; k += 1) {
       const t = plan.trials[k], prev = k > 0 ? plan.trials[k - 1] : null;
       if (prev && t.block !== prev.block && k > start) {
-        const head = prev.block_type === "practice" ? "Practice is over. The main part begins." : "Break.";
+        const nBlocks = Math.max(...plan.trials.map((x) => x.block));
+        const head = prev.block_type === "practice" ? "Practice is over. The main part begins (no feedback)."
+          : `Break: block ${prev.block} of ${nBlocks} done.`;
         const breakText = (more) => {
           const acc = P.show_running_accuracy && mainN ? `<p>Accuracy so far: ${Math.round((100 * mainCorrect) / mainN)} %</p>` : "";
-          return `<div class="mrd-message"><p>${head}</p>${acc}<p>${more}</p></div>`;
+          const rest = prev.block_type === "practice" ? "" : "<p>Rest your eyes for a moment.</p>";
+          return `<div class="mrd-message"><p>${head}</p>${acc}${rest}<p>${more}</p></div>`;
         };
         const minMs = 1000 * Number(P.break_min_s || 0);
         const brk = { timeline: [], conditional_function: () => !skip(t) };
