@@ -293,3 +293,35 @@ def test_render_features_of_uint8_renders():
     feats = render_features(pix, renders)["pixels"]
     assert feats.shape == (3, 2, 3, 8, 8)
     assert torch.equal(feats[2, 1], torch.from_numpy(renders[2, 1]).permute(2, 0, 1).float() / 255)
+
+
+def test_real_renders_re_render_is_not_told_apart_and_a_colour_change_is():
+    """Display renders through the real renderer, judged by the pixel model."""
+    from mrd.config import RenderSettings, SceneSpec
+    from mrd.groups import copy_params, renderer_for, target_params
+    from mrd.render.tonemap import display_image, saturated_fraction
+    from mrd.render.variant import use_variant
+    from mrd.synthesis.target import layout_for
+
+    use_variant("llvm_ad_rgb")
+    spec = SceneSpec(id="ball")
+    params = target_params(spec)
+    ren = renderer_for(layout_for(spec, RenderSettings(resolution=16, views=1, max_depth=2)), params)
+
+    def renders(seeds):
+        hdr = [ren.render_display(4, s) for s in seeds]
+        return np.stack([display_image(h) for h in hdr]), hdr
+
+    target, hdr = renders(range(1, 9))
+    again, _ = renders(range(101, 109))
+    changed = copy_params(params)
+    changed["material"]["base_color"] = np.asarray([0.2, 0.5, 0.8], changed["material"]["base_color"].dtype)
+    ren.set_params(changed, ("material",))
+    other, _ = renders(range(201, 209))
+    pix = load_model(ModelSpec(name="pixels_16", layers=["pixels"]))
+    ft, fa, fo = (render_features(pix, x) for x in (target, again, other))
+    same = model_oddity(ft, fa, 200, np.random.default_rng(0))
+    assert same.pc_exhaustive < 0.6 and 0.8 < same.distance_ratio < 1.25, same
+    diff = model_oddity(ft, fo, 200, np.random.default_rng(0))
+    assert diff.pc == 1.0 and diff.distance_ratio > 2
+    assert 0.0 <= saturated_fraction(np.stack(hdr)) < 0.5
