@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from analysis import correlation, mixed, observer, psychometric, summaries
+from analysis import correlation, dprime_effects, intervals, mixed, observer, psychometric, summaries
 from analysis.load import LoadedData, load_sessions
 from analysis.load_table import load_trials_table
-from analysis.report import methods_text, write_report
+from analysis.outputs import write_outputs
+from analysis.report import methods_text
 from stimuli.errors import MRDError
 
 
@@ -57,6 +57,12 @@ class AnalysisResult:
         The generated methods paragraph.
     files : list of Path
         Files written (empty without ``out``).
+    condition_effects : pandas.DataFrame
+        Per condition: pooled pc and d' with cluster-bootstrap intervals over participants and items
+        (``*_boot_lo/hi``) and, with the Laplace mixed model, pc and d' for a typical participant and
+        item with model-based intervals (``pc_glmm``, ``dprime_glmm`` and their ``_lo/_hi``).
+    dprime_contrasts : pandas.DataFrame
+        Differences in d' between every pair of conditions (mixed model), with intervals.
     """
 
     data: LoadedData
@@ -73,6 +79,8 @@ class AnalysisResult:
     sigma: observer.SigmaFit | None
     methods: str
     files: list[Path] = field(default_factory=list)
+    condition_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dprime_contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -92,6 +100,8 @@ class AnalysisResult:
             "psychometric": self.psychometric,
             "correlations": self.correlations,
             "observer_items": self.observer_items,
+            "condition_effects": self.condition_effects,
+            "dprime_contrasts": self.dprime_contrasts,
         }
         if self.mixed is not None:
             t["mixed_effects"] = self.mixed.effects
@@ -124,7 +134,7 @@ def analyze(
     random: Sequence[str] = ("participant", "item"),
     link: str = "logit",
     mixed_methods: Sequence[str] = ("laplace",),
-    gee: bool = True,
+    gee: bool = False,
 ) -> AnalysisResult:
     """Analyse oddity data: session data with their stimulus set, or a plain trial table.
 
@@ -171,7 +181,7 @@ def analyze(
     mixed_methods : sequence of {"laplace", "vb", "map"}
         Mixed-model fits (default: the Laplace fit, as lme4's glmer).
     gee : bool
-        Also fit the fixed part by GEE.
+        Also fit the fixed part by GEE (exchangeable within participant; ignores the item effect).
 
     Returns
     -------
@@ -218,7 +228,7 @@ def _analyze(
 ) -> AnalysisResult:
     if trials is not None and (stimuli is not None or data is not None):
         raise MRDError("give either --trials CSV, or --stimuli SET.h5 with --data DIR, not both")
-    steps = tqdm(total=7, desc="analyze", disable=not progress, unit="step")
+    steps = tqdm(total=8, desc="analyze", disable=not progress, unit="step")
     if trials is not None:
         loaded = load_trials_table(
             trials, participant_col, item_cols, condition_cols, correct_col, group_col, x_col
@@ -231,10 +241,11 @@ def _analyze(
     if len(a) == 0:
         raise MRDError(f"no analysable trials (main blocks, non-catch) in {loaded.source}")
     steps.update()
-    items = summaries.per_item(a)
-    conditions = summaries.per_condition(a)
+    cc = loaded.condition_cols
+    items = summaries.per_item(a, condition_cols=cc)
+    conditions = summaries.per_condition(a, condition_cols=cc)
     participants = summaries.per_participant(a)
-    pcond = summaries.per_participant_condition(a)
+    pcond = summaries.per_participant_condition(a, condition_cols=cc)
     excl = summaries.exclusions(loaded.trials)
     steps.update()
     mixed_res = (
@@ -251,14 +262,18 @@ def _analyze(
         else None
     )
     steps.update()
-    psy_table, fits = psychometric.fit_by_group(a) if loaded.has_distance else (pd.DataFrame(), {})
+    keys = summaries.condition_keys(a, cc)
+    effects, contrasts = condition_effects_table(mixed_res, a, keys, n_boot, seed)
+    psy_table, fits = (
+        psychometric.fit_by_group(a) if loaded.has_distance else (psychometric.empty_table(), {})
+    )
     steps.update()
-    corr = pd.DataFrame()
+    corr = correlation.empty_table()
     if loaded.has_distance:
         col = "similarity" if "similarity" in a else "distance"
         corr = correlation.item_correlations(a, x=col, n_boot=n_boot, seed=seed)
     steps.update()
-    sigma_fit, obs = None, pd.DataFrame()
+    sigma_fit, obs = None, observer.empty_items()
     if "similarity" in a and a["similarity"].notna().any():
         sigma_fit = observer.fit_sigma(a, sigma=sigma)
         obs = observer.compare_items(a, sigma_fit.sigma)
@@ -285,6 +300,8 @@ def _analyze(
         obs,
         sigma_fit,
         methods,
+        condition_effects=effects,
+        dprime_contrasts=contrasts,
     )
     if out is not None:
         result.files = write_outputs(result, Path(out))
@@ -293,87 +310,39 @@ def _analyze(
     return result
 
 
-def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
-    """Write tables (CSV), figures (PNG, SVG), ``report.html`` and ``analysis.json`` under ``out``.
+def condition_effects_table(
+    mixed_res: mixed.MixedResult | None, trials: pd.DataFrame, keys: list[str], n_boot: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-condition intervals over participants and items (cluster bootstrap and the Laplace model),
+    and the d' contrasts of the model.
 
-    Parameters
-    ----------
-    result : AnalysisResult
-    out : pathlib.Path
-        Output folder (created).
-
-    Returns
-    -------
-    list of pathlib.Path
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"participant": list("aabb"), "item": list("xyxy"), "condition": "c",
+    ...                   "correct": [1, 0, 1, 1]})
+    >>> eff, con = condition_effects_table(None, t, ["condition"], 50, 0)
+    >>> list(eff.columns[:3]), len(con)
+    (['condition', 'n', 'pc'], 0)
     """
-    from analysis import figures
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tables").mkdir(exist_ok=True)
-    files: list[Path] = []
-    for name, df in result.tables().items():
-        path = out / "tables" / f"{name}.csv"
-        df.to_csv(path, index=False)
-        files.append(path)
-    figs: dict[str, tuple[Path, str]] = {}
-    fdir = out / "figures"
-    src = result.data.source
-    if len(result.psychometric_fits):
-        paths = figures.plot_accuracy_vs_distance(
-            result.items, result.psychometric_fits, fdir / "accuracy_vs_distance"
+    boot = intervals.cluster_bootstrap(trials, by=keys, n_boot=max(n_boot, 1), seed=seed)
+    counts = trials.groupby(keys, observed=True)["correct"].agg(n="size").reset_index()
+    counts[keys] = counts[keys].astype(str)
+    boot[keys] = boot[keys].astype(str)
+    out = counts.merge(boot, on=keys, how="right")
+    contrasts = pd.DataFrame(columns=dprime_effects.CONTRAST_COLUMNS)
+    if mixed_res is not None and mixed_res.laplace is not None:
+        eff, contrasts = dprime_effects.condition_effects(mixed_res, trials, keys, seed=seed)
+        eff = eff.rename(
+            columns={
+                "pc": "pc_glmm",
+                "pc_lo": "pc_glmm_lo",
+                "pc_hi": "pc_glmm_hi",
+                "dprime": "dprime_glmm",
+                "dprime_lo": "dprime_glmm_lo",
+                "dprime_hi": "dprime_glmm_hi",
+                "method": "glmm",
+            }
         )
-        figs["Accuracy against model distance"] = (
-            paths[0],
-            "Per item proportion correct with Weibull fits per group.",
-        )
-        files += paths
-    else:
-        paths = figures.plot_conditions(result.conditions, fdir / "accuracy_by_condition")
-        figs["Accuracy by condition"] = (
-            paths[0],
-            "Proportion correct per condition with 95% Wilson intervals.",
-        )
-        files += paths
-    paths = figures.plot_item_dprime(result.items, fdir / "item_dprime")
-    figs["Item d'"] = (paths[0], "Oddity d' per item with intervals from the Wilson bounds.")
-    files += paths
-    if result.sigma is not None and len(result.observer_items):
-        paths = figures.plot_model_vs_human(
-            result.observer_items, fdir / "model_vs_human", result.sigma.sigma
-        )
-        figs["Model observer vs humans"] = (paths[0], "Per item, on the same trials.")
-        files += paths
-    if src.get("kind") == "sessions" and len(result.items):
-        paths = figures.plot_contact_sheet(
-            src["stimuli"], result.items, result.data.analysed, fdir / "contact_sheet"
-        )
-        figs["Easiest and hardest metamers"] = (paths[0], "Target and metamer at the view most often shown.")
-        files += paths
-    tables = {
-        "Conditions": (result.conditions, "summary_conditions.csv"),
-        "Exclusions and trial counts": (result.exclusions, "exclusions.csv"),
-        "Sessions": (result.data.sessions, "sessions.csv"),
-    }
-    if result.mixed is not None:
-        tables["Mixed model effects"] = (result.mixed.effects, "mixed_effects.csv")
-    if len(result.psychometric):
-        tables["Psychometric functions"] = (result.psychometric, "psychometric.csv")
-    if len(result.correlations):
-        tables["Item d' vs similarity (Spearman)"] = (result.correlations, "correlations.csv")
-    if result.sigma is not None:
-        tables["Model observer"] = (result.sigma.table(), "observer_sigma.csv")
-    tables["Participants"] = (result.participants, "summary_participants.csv")
-    tables["Items"] = (result.items, "summary_items.csv")
-    notes = result.mixed.notes if result.mixed is not None else []
-    files.append(write_report(out / "report.html", "Oddity analysis", result.methods, tables, figs, notes))
-    meta = {
-        "source": src,
-        "condition_cols": result.data.condition_cols,
-        "methods": result.methods,
-        "mixed_formula": result.mixed.formula if result.mixed else None,
-        "standardisation": result.mixed.standardisation if result.mixed else None,
-        "files": [p.relative_to(out).as_posix() for p in files],
-    }
-    (out / "analysis.json").write_text(json.dumps(meta, indent=2, default=str))
-    files.append(out / "analysis.json")
-    return files
+        out = out.merge(eff, on=keys, how="left")
+    return summaries.natural_sort(out, keys), contrasts

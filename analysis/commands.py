@@ -43,7 +43,7 @@ def _analyze(args: argparse.Namespace) -> int:
         random=args.random or ("participant", "item"),
         link=args.link,
         mixed_methods=args.mixed_method or ("laplace",),
-        gee=not args.no_gee,
+        gee=args.gee,
         n_boot=args.n_boot,
         seed=args.seed,
         progress=not args.quiet,
@@ -126,7 +126,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         choices=("laplace", "vb", "map"),
         help="mixed-model fit (repeat for several; default laplace, as lme4's glmer)",
     )
-    m.add_argument("--no-gee", action="store_true", help="skip the GEE fit")
+    m.add_argument(
+        "--gee",
+        action="store_true",
+        help="also fit the fixed part by GEE (robust SEs; ignores the item effect)",
+    )
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_analyze)
 

@@ -95,6 +95,19 @@ def bootstrap_spearman(
     return rho, float(lo), float(hi), all_draws
 
 
+def empty_table(by: str = "group") -> pd.DataFrame:
+    """The correlation table with its columns and no rows.
+
+    Examples
+    --------
+    >>> list(empty_table().columns)[:3]
+    ['group', 'n_items', 'n_participants']
+    """
+    return pd.DataFrame(
+        columns=[by, "n_items", "n_participants", "rho", "lo", "hi", "p_value", "n_boot", "predictor"]
+    )
+
+
 def item_correlations(
     trials: pd.DataFrame,
     x: str = "similarity",

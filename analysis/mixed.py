@@ -18,7 +18,8 @@ Methods (``methods``):
   are correlated (0.09-0.50 x glmer's SEs on the Wallis data): use it for point estimates only.
 * ``"map"``: statsmodels' joint posterior mode with a Laplace covariance (random intercepts only).
 
-``gee=True`` adds the same fixed part by GEE (exchangeable within participant, robust SEs).
+``gee=True`` adds the same fixed part by GEE (exchangeable within participant, robust SEs; it
+ignores the item effect; not run by default).
 ``link="oddity"`` fits ``pc = 1/3 + 2/3 logistic(eta)`` (psyphy's ``mafc.logit(3)``) with the
 Laplace method instead of the logit.
 
@@ -30,7 +31,7 @@ Examples
 ...                   "item": rng.integers(0, 8, 400).astype(str),
 ...                   "similarity": rng.uniform(0.5, 1, 400), "group": "shape"})
 >>> t["correct"] = (rng.random(400) < 1 - 0.6 * t["similarity"]).astype(int)
->>> res = fit_mixed(t, gee=False)
+>>> res = fit_mixed(t)
 >>> bool(res.effects.query("term == 'similarity_z'")["estimate"].iloc[0] < 0)
 True
 """
@@ -171,7 +172,10 @@ def _prepare(trials: pd.DataFrame, text: str, groups: Sequence[str]) -> tuple[pd
             data[f"{safe}_z"] = (v - mu) / (sd if sd > 0 else 1.0)
             scale[col] = (mu, sd)
         if (re.search(rf"\b{re.escape(safe)}\b", text) or col in groups) and safe != "correct":
-            data[safe] = trials[col].to_numpy()
+            v = trials[col]
+            numeric = pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v)
+            # categories as pandas Categoricals: patsy reads those without a Python loop per row
+            data[safe] = v.to_numpy() if numeric else pd.Categorical(v.astype(str).where(v.notna()))
     keep = data.notna().all(axis=1)
     return data[keep].reset_index(drop=True), scale
 
@@ -327,7 +331,7 @@ def fit_mixed(
     formula: str | None = None,
     random: Sequence[str] = ("participant", "item"),
     methods: Sequence[str] = ("laplace",),
-    gee: bool = True,
+    gee: bool = False,
     level: float = 0.95,
     condition_cols: Sequence[str] = (),
     link: str = "logit",
@@ -348,7 +352,8 @@ def fit_mixed(
     methods : sequence of {"laplace", "vb", "map"}
         Mixed-model fits to run (``"laplace"``: glmer's; the others: statsmodels' Bayesian fits).
     gee : bool
-        Also fit the GEE alternative (needs a ``participant`` column).
+        Also fit the GEE alternative (needs a ``participant`` column). Off by default: the Laplace
+        SEs are glmer's, and GEE ignores the item effect.
     level : float
         Interval level.
     condition_cols : sequence of str

@@ -132,6 +132,33 @@ def predict_trials(trials: pd.DataFrame, sigma: float) -> pd.DataFrame:
     return out
 
 
+ITEM_COLUMNS = [
+    "group",
+    "condition",
+    "item",
+    "n",
+    "k",
+    "distance",
+    "model_pc",
+    "human_pc",
+    "human_pc_lo",
+    "human_pc_hi",
+    "human_dprime",
+    "model_dprime",
+]
+
+
+def empty_items() -> pd.DataFrame:
+    """The per-item comparison table with its columns and no rows (no model similarity).
+
+    Examples
+    --------
+    >>> "model_pc" in empty_items().columns
+    True
+    """
+    return pd.DataFrame(columns=ITEM_COLUMNS)
+
+
 def compare_items(trials: pd.DataFrame, sigma: float, level: float = 0.95) -> pd.DataFrame:
     """Human and model accuracy per item on the same analysed trials.
 

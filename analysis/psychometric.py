@@ -227,6 +227,20 @@ def _unpack_vec(theta: np.ndarray) -> np.ndarray:
         return np.array([np.exp(theta[0]), np.exp(theta[1]), LAPSE_MAX / (1.0 + np.exp(-theta[2]))])
 
 
+TABLE_COLUMNS = ["group", "parameter", "estimate", "lo", "hi", "n_trials", "loglik", "converged"]
+
+
+def empty_table() -> pd.DataFrame:
+    """The psychometric table with its columns and no rows (no distance to fit).
+
+    Examples
+    --------
+    >>> list(empty_table().columns)[:3]
+    ['group', 'parameter', 'estimate']
+    """
+    return pd.DataFrame(columns=TABLE_COLUMNS)
+
+
 def fit_by_group(
     trials: pd.DataFrame,
     x: str = "distance",

@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import html
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,20 @@ def methods_text(
             f"read from {Path(source['trials']).name}; no trials were excluded."
         )
     parts.append(
-        "Proportion correct is given with 95% Wilson intervals; d' follows the independent-observation "
+        "Pooled proportion correct is given with 95% Wilson intervals, which treat trials as independent "
+        "and so describe these trials only; d' follows the independent-observation "
         "differencing model of the 3-item oddity (triangle) task (Frijters 1980; Craven 1992), computed by "
         "numerical integration, with proportions at or below chance mapped to 0 and d' capped at "
         f"{DPRIME_MAX:g}; "
-        "d' intervals are the Wilson bounds mapped through the same function."
+        "d' intervals are the Wilson bounds mapped through the same function. Intervals that generalise "
+        "over participants and items come from a cluster bootstrap resampling participants and items"
+        + (
+            " and from the mixed model (per condition, for a typical participant and item: the Wald interval of "
+            "the linear predictor mapped to pc and d'; differences in d' between conditions with intervals from "
+            "4,000 draws of the fixed effects and Wald p-values on the linear-predictor scale)."
+            if mixed is not None and mixed.laplace is not None
+            else "."
+        )
     )
     if mixed is not None and len(mixed.effects):
         parts.append(mixed_text(mixed))
@@ -244,6 +254,32 @@ def write_report(
     out.append("</body></html>")
     path.write_text("\n".join(out), encoding="utf-8")
     return path
+
+
+def save_figure(fig: Any, stem: Path) -> list[Path]:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` (reproducible metadata) and close it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure()
+    >>> _ = fig.subplots().plot([0, 1])
+    >>> [p.suffix for p in save_figure(fig, Path(tempfile.mkdtemp()) / "f")]
+    ['.png', '.svg']
+    """
+    import matplotlib
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    with matplotlib.rc_context({"svg.hashsalt": "mrd-analysis"}):
+        fig.savefig(png, dpi=130, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    if (
+        "matplotlib.pyplot" in sys.modules
+    ):  # a figure made by pyplot: release it (a plain Figure needs nothing)
+        sys.modules["matplotlib.pyplot"].close(fig)
+    return [png, svg]
 
 
 def lapse_from_catch(pc: float) -> float:

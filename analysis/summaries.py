@@ -10,11 +10,64 @@ Examples
 
 from __future__ import annotations
 
+import numbers
+import re
 from collections.abc import Sequence
 
 import pandas as pd
 
 from analysis.oddity import binomial_ci, dprime_from_counts
+
+
+def natural_key(value: object) -> tuple:
+    """Sort key that orders ``S2`` before ``S10`` (digit runs compare as numbers).
+
+    Examples
+    --------
+    >>> sorted(["S10", "S2", "CF", "S1"], key=natural_key)
+    ['CF', 'S1', 'S2', 'S10']
+    """
+    if isinstance(value, numbers.Number) and not isinstance(value, bool) and not pd.isna(value):
+        return (0, float(value))
+    parts = re.split(r"(\d+)", str(value))
+    return (1, tuple(int(p) if i % 2 else p for i, p in enumerate(parts)))
+
+
+def natural_sort(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Rows of ``df`` sorted naturally on the ``by`` columns (index reset).
+
+    Examples
+    --------
+    >>> natural_sort(pd.DataFrame({"p": ["S10", "S9"]}), ["p"])["p"].tolist()
+    ['S9', 'S10']
+    """
+    by = [c for c in by if c in df]
+    if not by or len(df) == 0:
+        return df.reset_index(drop=True)
+    cols = [df[c].tolist() for c in by]
+    order = sorted(range(len(df)), key=lambda r: tuple(natural_key(col[r]) for col in cols))
+    return df.iloc[order].reset_index(drop=True)
+
+
+def condition_keys(trials: pd.DataFrame, condition_cols: Sequence[str] = ()) -> list[str]:
+    """Columns that identify a condition: ``group``, each condition column (and ``model_id`` for session
+    data) separately, then the joined ``condition`` label.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["a"], "presentation": ["x"], "condition": ["a / x"], "group": ["a / x"]})
+    >>> condition_keys(t, ["model", "presentation"])
+    ['group', 'model', 'presentation', 'condition']
+    """
+    keys = []
+    if "group" in trials:
+        keys.append("group")
+    for c in (*condition_cols, "model_id"):
+        if c in trials and c not in keys and c not in ("condition", "group", "participant", "item"):
+            keys.append(c)
+    if "condition" in trials:
+        keys.append("condition")
+    return keys
 
 
 def summarize(
@@ -55,10 +108,10 @@ def summarize(
     d, lo, hi = dprime_from_counts(k, n, level=level, method=method)  # type: ignore[arg-type]
     out["dprime"], out["dprime_lo"], out["dprime_hi"] = d, lo, hi
     out["k"] = out["k"].astype(int)
-    return out
+    return natural_sort(out, by)
 
 
-def per_item(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+def per_item(trials: pd.DataFrame, condition_cols: Sequence[str] = (), **kw: object) -> pd.DataFrame:
     """Summary per item (within condition and group), with mean similarity/distance where present.
 
     Examples
@@ -69,7 +122,11 @@ def per_item(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
     [1.0, 0.0]
     """
     extra = {c: (c, "mean") for c in ("similarity", "distance") if c in trials}
-    by = [c for c in ("group", "condition", "item") if c in trials]
+    by = (
+        [*condition_keys(trials, condition_cols), "item"]
+        if "item" in trials
+        else condition_keys(trials, condition_cols)
+    )
     return summarize(trials, by, extra=extra, **kw)  # type: ignore[arg-type]
 
 
@@ -85,7 +142,7 @@ def per_participant(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
     return summarize(trials, ["participant"], **kw)  # type: ignore[arg-type]
 
 
-def per_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+def per_condition(trials: pd.DataFrame, condition_cols: Sequence[str] = (), **kw: object) -> pd.DataFrame:
     """Summary per condition (for session data: varied group x model), pooling participants and items.
 
     Also gives the number of participants and items contributing and the between-participant
@@ -99,16 +156,18 @@ def per_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
     >>> per_condition(t)[["condition", "n", "n_participants"]].values.tolist()
     [['c', 3, 2]]
     """
-    by = [c for c in ("group", "condition") if c in trials]
+    by = condition_keys(trials, condition_cols)
     extra = {"n_participants": ("participant", "nunique"), "n_items": ("item", "nunique")}
     extra.update({c: (c, "mean") for c in ("similarity", "distance") if c in trials})
     out = summarize(trials, by, extra=extra, **kw)  # type: ignore[arg-type]
     pp = trials.groupby([*by, "participant"], observed=True)["correct"].mean().groupby(by, observed=True)
     spread = pd.DataFrame({"participant_pc_mean": pp.mean(), "participant_pc_sd": pp.std()}).reset_index()
-    return out.merge(spread, on=by, how="left")
+    return natural_sort(out.merge(spread, on=by, how="left"), by)
 
 
-def per_participant_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFrame:
+def per_participant_condition(
+    trials: pd.DataFrame, condition_cols: Sequence[str] = (), **kw: object
+) -> pd.DataFrame:
     """Summary per participant x condition.
 
     Examples
@@ -118,7 +177,7 @@ def per_participant_condition(trials: pd.DataFrame, **kw: object) -> pd.DataFram
     >>> len(per_participant_condition(t))
     2
     """
-    by = [c for c in ("group", "condition") if c in trials] + ["participant"]
+    by = [*condition_keys(trials, condition_cols), "participant"]
     return summarize(trials, by, **kw)  # type: ignore[arg-type]
 
 
@@ -146,7 +205,7 @@ def exclusions(trials: pd.DataFrame) -> pd.DataFrame:
             else 0,
         }
     )
-    out = role.groupby("participant", sort=True).sum().reset_index()
+    out = natural_sort(role.groupby("participant", sort=True).sum().reset_index(), ["participant"])
     total = out.drop(columns="participant").sum().to_frame().T
     total.insert(0, "participant", "all")
     return pd.concat([out, total], ignore_index=True).astype(

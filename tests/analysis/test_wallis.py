@@ -73,7 +73,7 @@ def test_per_condition_accuracy_reproduced(wallis: Path, name: str) -> None:
 
 def test_mixed_model_on_experiment_1(wallis: Path) -> None:
     d = load_trials_table(wallis / "experiment11_trials.csv", **MAPPING)
-    res = fit_mixed(d.analysed, condition_cols=d.condition_cols)
+    res = fit_mixed(d.analysed, condition_cols=d.condition_cols, gee=True)
     assert res.formula == "correct ~ C(model) * C(presentation)" and res.n_trials == 14400
     eff = res.effects
     assert set(eff["method"]) == {"glmm-laplace", "gee"}
