@@ -249,6 +249,13 @@ def export_bundle(
     ------
     MRDError
         Invalid store, config or keys, an existing non-empty ``out``, missing jsPsych.
+
+    Examples
+    --------
+    >>> export_bundle("set.h5", "web", ["P01"], calibration="ruler")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: --calibration 'ruler': choose 'chinrest' or 'card'
     """
     from tqdm import tqdm
 

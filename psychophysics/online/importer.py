@@ -130,6 +130,13 @@ def import_files(files: list[str | Path], bundle: str | Path, data_dir: str | Pa
     ------
     MRDError
         Naming the file, trial and field at fault (what was imported before the fault stays).
+
+    Examples
+    --------
+    >>> import_files(["results.txt"], "/nonexistent", "data")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: /nonexistent/data/manifest.js: missing; is this a bundle written by `mrd export-online`?
     """
     from psychophysics.online.bundle import read_manifest
     from psychophysics.online.records import BadRequest, check_id, check_session

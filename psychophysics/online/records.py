@@ -75,7 +75,17 @@ def _show(value: Any) -> str:
 
 def number(body: dict[str, Any], field: str, lo: float, hi: float, integer: bool = False,
            required: bool = False) -> float | int | None:
-    """A finite number in ``[lo, hi]`` (``None`` allowed unless ``required``; booleans refused)."""
+    """A finite number in ``[lo, hi]`` (``None`` allowed unless ``required``; booleans refused).
+
+    Examples
+    --------
+    >>> number({"rt": 0.4}, "rt", 0, 10), number({}, "rt", 0, 10)
+    (0.4, None)
+    >>> number({"rt": True}, "rt", 0, 10)
+    Traceback (most recent call last):
+    ...
+    psychophysics.online.records.BadRequest: rt: True is not a number
+    """
     v = body.get(field)
     if v is None:
         if required:

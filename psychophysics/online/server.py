@@ -155,6 +155,13 @@ class CollectionServer(ThreadingHTTPServer):
         Where to listen (port 0: any free port; see :attr:`url`).
     verbose : bool
         Log every request to stderr.
+
+    Examples
+    --------
+    >>> CollectionServer("/nonexistent", "data")
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: /nonexistent/data/manifest.js: missing; is this a bundle written by `mrd export-online`?
     """
 
     daemon_threads = True

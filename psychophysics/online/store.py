@@ -235,6 +235,14 @@ class SessionStore:
         ------
         BadRequest
             For anything the rules refuse (nothing is written then).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> SessionStore(tempfile.mkdtemp(), {"participants": {}}, "web").handle("open", {"participant": "a/b"})
+        Traceback (most recent call last):
+        ...
+        psychophysics.online.records.BadRequest: participant: 'a/b' is not an id (1-32 of A-Z a-z 0-9 _ -)
         """
         if not isinstance(body, dict):
             raise BadRequest(f"the body must be a JSON object, not {type(body).__name__}")
