@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.load_checks import check_ids, verify_store
 from stimuli import StimulusSet
 from stimuli.errors import MRDError
 
@@ -150,13 +151,26 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     return info
 
 
+def show(value: Any) -> str:
+    """A cell value for a message: text quoted, numbers plain (``inf``, ``2``, ``'yes'``).
+
+    Examples
+    --------
+    >>> show(np.float64("inf")), show("yes"), show(np.int64(2))
+    ('inf', "'yes'", '2')
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _binary(values: pd.Series, path: Path | str, column: str) -> np.ndarray:
     num = pd.to_numeric(values, errors="coerce")
     bad = ~num.isin([0, 1])
     if bad.any():
         first = values[bad].iloc[0]
         raise MRDError(
-            f"{path}: column '{column}' has value {first!r} (row {int(np.flatnonzero(bad)[0]) + 2}); "
+            f"{path}: column '{column}' has value {show(first)} (row {int(np.flatnonzero(bad)[0]) + 2}); "
             "expected 0 or 1"
         )
     return num.to_numpy(dtype=int)
@@ -196,7 +210,9 @@ def read_session(
             dtype={"participant": str, "session": str, "metamer_id": str, "response_key": str},
             keep_default_na=True,
         )
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        raise MRDError(f"{csv}: is empty; a session's trials CSV has a header row") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise MRDError(f"{csv}: not a readable trials CSV ({exc})") from exc
     missing = [c for c in REQUIRED_TRIAL_COLUMNS if c not in df.columns]
     if missing:
@@ -204,6 +220,7 @@ def read_session(
             f"{csv}: columns missing: {', '.join(missing)}; a trials CSV needs "
             f"{', '.join(REQUIRED_TRIAL_COLUMNS)}"
         )
+    check_ids(csv, sidecar, info, df)
     df["correct"] = _binary(df["correct"], csv, "correct")
     df["is_catch"] = _binary(df["is_catch"], csv, "is_catch").astype(bool)
     bad = ~df["block_type"].isin(["practice", "main"])
@@ -278,7 +295,7 @@ def load_sessions(
     """
     pairs = find_sessions(data_dir)
     with StimulusSet(stimuli) as s:
-        digest, checks = _verify_store(s)
+        digest, checks = verify_store(s)
         metamers, sim_df, cos = _metamer_tables(s)
         models = list(s.models)
     if similarity_model is not None and similarity_model not in models:
@@ -319,32 +336,6 @@ def load_sessions(
         "similarity_model": similarity_model or "generating model of each metamer",
     }
     return LoadedData(trials, sessions, metamers, sim_df, source, ["group", "model_id"])
-
-
-def _verify_store(s: StimulusSet) -> tuple[str, dict[str, str]]:
-    """Recompute the digest from the images and check the metamers' numbers; say what was verified."""
-    digest = s.verify_images(progress=True)
-    problems = [p for xid in s.metamer_ids for p in s.verify_metadata("metamer", xid)]
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise MRDError(
-            f"{s.path}: stored numbers changed after writing: {problems[0]}{more}. Refusing to analyse with "
-            f"this set; `mrd inspect {s.path} --validate` lists every problem"
-        )
-    images = "display images and independent renders" if s.has_renders else "display images"
-    checks = {
-        "digest_check": (
-            f"recomputed from the stimulus set's {images} and equal to its stored digest; "
-            "every session's recorded stimulus_digest equals it"
-        ),
-        "metadata_check": (
-            "metamer attributes (success, group, physical distances) and similarities match their "
-            "per-dataset checksums"
-            if s.has_checksums
-            else f"not verified: a schema {s.schema_version} store has no per-dataset checksums"
-        ),
-    }
-    return digest, checks
 
 
 def _check_recorded(

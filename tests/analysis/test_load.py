@@ -230,3 +230,171 @@ def test_load_result_states_what_was_verified(sessions: tuple[Path, Path, pd.Dat
     d = load_sessions(data, store)
     assert d.source["digest_check"].startswith("recomputed from the stimulus set's")
     assert "match their per-dataset checksums" in d.source["metadata_check"]
+
+
+def test_participant_ids_are_checked_against_file_names(
+    sessions: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    store, data, _ = sessions
+    a = _copy(data, tmp_path / "a")  # a session renamed to another participant
+    for f in list(a.glob("sub-P02_ses-1_*")):
+        f.rename(f.with_name(f.name.replace("P02", "P09")))
+    with pytest.raises(
+        MRDError, match="participant 'P02' differs from the participant 'P09' in its file name"
+    ):
+        load_sessions(a, store)
+
+    b = _copy(data, tmp_path / "b")  # one row of a CSV edited to another participant
+    p = b / "sub-P03_ses-1_trials.csv"
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    df.loc[7, "participant"] = '=HYPERLINK("http://x")'
+    df.to_csv(p, index=False)
+    with pytest.raises(
+        MRDError,
+        match=r"sub-P03_ses-1_trials.csv: column 'participant' has value .*HYPERLINK.* in "
+        r"row 9, but the file name says participant 'P03'",
+    ):
+        load_sessions(b, store)
+
+    c = _copy(data, tmp_path / "c")
+    (c / "sub-P04_ses-1_trials.csv").write_text("")
+    with pytest.raises(MRDError, match="sub-P04_ses-1_trials.csv: is empty"):
+        load_sessions(c, store)
+
+
+def _table(tmp_path: Path, text: str | bytes, name: str = "t.csv") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return p
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "t.csv: is empty"),
+        ("participant,item,condition,correct\n", "has a header but no trial rows"),
+        (b"participant,item,condition,correct\nA,x,c,1\nB,\x00y,c,0\n", "line 3 holds a NUL byte"),
+        (
+            "participant,item,condition,correct,d\nA,x,c,1,0.1\nB,y,c,0,inf\n",
+            "column 'd' has value inf in row 3; --x-col needs a finite number",
+        ),
+        (
+            "participant,item,condition,correct,d\nA,x,c,1,-0.5\n",
+            "column 'd' has value -0.5 in row 2; a stimulus difference cannot be negative",
+        ),
+        ("participant,item,condition,correct,d\nA,x,c,1,\n", "column 'd' has value nan in row 2"),
+        ("participant,item,condition,correct,d\nA,x,c,1,abc\n", "column 'd' has value 'abc' in row 2"),
+        ("participant,item,condition,correct,d\n,x,c,1,0.1\n", "column 'participant' is empty in row 2"),
+        (
+            "participant,item,condition,correct,d\nA,x,c,2,0.1\n",
+            "column 'correct' has value 2 .row 2.; expected 0 or 1",
+        ),
+        (b"participant,item\n\xff\xfe,x\n", "not a readable CSV"),
+    ],
+)
+def test_trials_table_input_errors_name_file_column_row_value(tmp_path: Path, content, message: str) -> None:
+    p = _table(tmp_path, content)
+    x = "d" if (b"d\n" if isinstance(content, bytes) else "d\n") in content else None
+    with pytest.raises(MRDError, match=message) as info:
+        load_trials_table(p, x_col=x)
+    assert str(p) in str(info.value)
+
+
+def test_trials_table_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(MRDError, match="dir.csv: is a folder"):
+        load_trials_table(tmp_path / "dir.csv")
+
+
+CELLS = [
+    "0",
+    "1",
+    "1.0",
+    "2",
+    "",
+    "inf",
+    "-inf",
+    "nan",
+    "-1",
+    "-0.0",
+    "1e400",
+    "0.25",
+    "=cmd|' /C calc'!A0",
+    "@SUM(1)",
+    "\x00",
+    "a,b",
+    '"',
+    "\n",
+    "é",
+    "True",
+    " 1",
+    "0x1",
+]
+
+
+def test_trials_table_fuzz_gives_success_or_a_clear_error(tmp_path: Path) -> None:
+    """Hypothesis fuzz (bounded): every table loads or raises MRDError naming the file; never a traceback."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    counts = {"cases": 0, "loaded": 0, "clear_error": 0}
+    columns = ["participant", "item", "condition", "correct", "d"]
+    cell = st.sampled_from(CELLS) | st.text(max_size=6)
+    header = st.one_of(
+        st.just(columns),
+        st.just(columns),
+        st.just(columns),
+        st.lists(st.sampled_from([*columns, "x", ""]), min_size=0, max_size=6),
+    )
+    ids = st.sampled_from(["A", "B", "P01", "x y", "=1+2", "@me"])
+    good = st.tuples(
+        ids, ids, ids, st.sampled_from(["0", "1"]), st.sampled_from(["0", "0.1", "0.5", "3"])
+    ).map(list)
+
+    def spoil(row_cell):
+        row, (i, value) = row_cell
+        row[i % len(row)] = value
+        return row
+
+    spoiled = st.tuples(good, st.tuples(st.integers(0, 4), cell)).map(spoil)
+    row = st.one_of(good, good, good, spoiled, st.lists(cell, min_size=0, max_size=7))
+    table = st.tuples(header, st.lists(row, max_size=12))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(
+        table=table,
+        raw=st.booleans(),
+        junk=st.binary(max_size=40),
+        use_junk=st.integers(0, 19),
+        x=st.booleans(),
+    )
+    def one(table, raw, junk, use_junk, x) -> None:
+        head, rows = table
+        p = tmp_path / "fuzz.csv"
+        if use_junk == 0:
+            p.write_bytes(junk)
+        elif raw:  # as typed by hand: no quoting at all
+            p.write_text(
+                "\n".join(",".join(r) for r in [head, *rows]), encoding="utf-8", errors="surrogatepass"
+            )
+        else:
+            with open(p, "w", newline="", encoding="utf-8", errors="surrogatepass") as fh:
+                csv.writer(fh).writerows([head, *rows])
+        counts["cases"] += 1
+        try:
+            d = load_trials_table(p, x_col="d" if x else None)
+        except MRDError as exc:
+            assert str(p) in str(exc)
+            counts["clear_error"] += 1
+            return
+        counts["loaded"] += 1
+        t = d.trials
+        assert set(t["correct"].unique()) <= {0, 1} and len(t) > 0
+        assert t["participant"].map(lambda v: isinstance(v, str) and v != "").all()
+        if x:
+            assert np.isfinite(t["distance"]).all() and (t["distance"] >= 0).all()
+
+    one()
+    print(f"trials-table fuzz: {counts}")
+    assert counts["cases"] == 200 and counts["loaded"] + counts["clear_error"] == 200
+    assert counts["loaded"] > 0 and counts["clear_error"] > 0
