@@ -143,3 +143,21 @@ def mean_distance(cand: Feats, ref: Feats, kind: str = "rel_l2", *, exclude_same
             )
         return float(d[~np.eye(d.shape[0], dtype=bool)].mean())
     return float(d.mean())
+
+
+def intrinsic_distance(feats: Feats, kind: str = "rel_l2") -> np.ndarray:
+    """The model's own render-to-render distance of one scene: ``(V, L)``, mean over pairs of distinct renders.
+
+    Examples
+    --------
+    >>> a = {"x": np.array([[[3.0, 4.0]], [[3.0, 0.0]]])}
+    >>> intrinsic_distance(a).round(4).tolist()
+    [[1.0667]]
+    """
+    check_kind(kind)
+    d = pairwise_distances(feats, feats, kind)
+    if d.shape[0] < 2:
+        raise MRDError(
+            f"criterion: need >= 2 renders of one scene for pairs of distinct renders, got {d.shape[0]}"
+        )
+    return d[~np.eye(d.shape[0], dtype=bool)].mean(axis=0)

@@ -26,7 +26,7 @@ from mrd.synthesis.criterion import (
     sample_triplets,
     success_of,
 )
-from mrd.synthesis.distances import mean_distance, pairwise_distances, render_features
+from mrd.synthesis.distances import intrinsic_distance, mean_distance, pairwise_distances, render_features
 from stimuli.errors import MRDError
 from stimuli.success import CRITERION_KEYS, check_criterion
 
@@ -293,6 +293,13 @@ def test_render_features_of_uint8_renders():
     feats = render_features(pix, renders)["pixels"]
     assert feats.shape == (3, 2, 3, 8, 8)
     assert torch.equal(feats[2, 1], torch.from_numpy(renders[2, 1]).permute(2, 0, 1).float() / 255)
+    other = 255 - renders
+    crit = Criterion(n_triplets=30)
+    by_renders = crit.evaluate_renders(pix, renders, other, renders[:1], other, rng=4)
+    f, g = render_features(pix, renders), render_features(pix, other)
+    assert by_renders == crit.evaluate(f, g, {"pixels": f["pixels"][:1]}, g, rng=4)
+    per = intrinsic_distance(f)
+    assert per.shape == (2, 1) and float(per.mean()) == pytest.approx(mean_distance(f, f, exclude_same=True))
 
 
 def test_real_renders_re_render_is_not_told_apart_and_a_colour_change_is():
