@@ -51,7 +51,7 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)
     for col in out.columns:
         s = out[col]
-        if s.dtype == object or isinstance(s.dtype, pd.StringDtype) or isinstance(s.dtype, pd.CategoricalDtype):
+        if s.dtype == object or isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
             text = s.astype(object)
             risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
             if risky.any():

@@ -10,6 +10,8 @@ Examples
 from __future__ import annotations
 
 import errno
+import fcntl
+import io
 import os
 import shutil
 from pathlib import Path
@@ -103,3 +105,46 @@ def space_error(exc: OSError, path: Path, doing: str) -> MRDError:
         f"removed; {path.name} is the last complete store (finished units wait in {path.name}.journal/). "
         "Free some space and re-run the same command to carry on"
     )
+
+
+def take_lock(lock_path: Path, busy: str) -> io.TextIOWrapper:
+    """Hold an exclusive lock on ``lock_path`` (created if needed); :class:`MRDError` ``busy`` if taken.
+
+    A holder that finishes removes the file (:func:`release_lock`); a lock taken on a file that was
+    removed meanwhile is dropped and taken again on the new file, so two holders never coexist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.lock"
+    >>> fh = take_lock(p, "busy"); release_lock(fh, p); p.exists()
+    False
+    """
+    for _ in range(20):
+        fh = open(lock_path, "a")  # noqa: SIM115
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise MRDError(busy) from None
+        try:  # the previous holder may have removed the file between our open and our lock
+            same = os.stat(lock_path).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fh
+        fh.close()
+    raise MRDError(f"{lock_path}: could not take the lock (the file keeps being replaced)")
+
+
+def release_lock(fh: io.TextIOWrapper, lock_path: Path) -> None:
+    """Remove the lock file (if it is still ours) and release the lock."""
+    if fh.closed:
+        return
+    try:
+        if os.stat(lock_path).st_ino == os.fstat(fh.fileno()).st_ino:
+            lock_path.unlink()
+    except FileNotFoundError:
+        pass
+    fcntl.flock(fh, fcntl.LOCK_UN)
+    fh.close()

@@ -36,7 +36,6 @@ True
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import os
@@ -55,7 +54,16 @@ from stimuli.checks import check_finite, check_metamer, check_scene, check_simil
 from stimuli.checksum import stamp_group
 from stimuli.digest import content_digest
 from stimuli.errors import MRDError
-from stimuli.fsutil import free_bytes, fsync_dir, fsync_file, mib, space_error, write_new_file
+from stimuli.fsutil import (
+    free_bytes,
+    fsync_dir,
+    fsync_file,
+    mib,
+    release_lock,
+    space_error,
+    take_lock,
+    write_new_file,
+)
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 from stimuli.schema import GROUP_PATTERN, GROUPS, SCHEMA_VERSION, check_id, check_schema_version
 from stimuli.version import suite_version
@@ -137,7 +145,7 @@ class StoreWriter:
         if self._made_dirs and config_text is None:
             raise MRDError(f"{self.path}: no such stimulus set (its folder does not exist)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = self._lock()
+        self._lock_file = take_lock(self.lock_path, f"{self.path}: another process is writing this stimulus set")
         try:
             self._open(config_text)
         except BaseException:
@@ -145,23 +153,6 @@ class StoreWriter:
             self._release()
             self._remove_made_dirs()
             raise
-
-    def _lock(self) -> io.TextIOWrapper:
-        for _ in range(20):
-            fh = open(self.lock_path, "a")  # noqa: SIM115
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
-                raise MRDError(f"{self.path}: another process is writing this stimulus set") from None
-            try:  # the previous holder may have removed the file between our open and our lock
-                same = os.stat(self.lock_path).st_ino == os.fstat(fh.fileno()).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                return fh
-            fh.close()
-        raise MRDError(f"{self.lock_path}: could not take the lock (the file keeps being replaced)")
 
     # -- opening -----------------------------------------------------------------------------
     def _open(self, config_text: str | None) -> None:
@@ -395,14 +386,7 @@ class StoreWriter:
                     d.rmdir()
 
     def _release(self) -> None:
-        if not self._lock_file.closed:
-            try:
-                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_file.fileno()).st_ino:
-                    self.lock_path.unlink()
-            except FileNotFoundError:
-                pass
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+        release_lock(self._lock_file, self.lock_path)
 
     def __enter__(self) -> StoreWriter:
         return self
