@@ -279,31 +279,36 @@ def test_real_keys_numpad_and_escape_asks_first(
         out = subprocess.run(["xdotool", "key", *names], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
 
-    end = time.monotonic() + 60
-    while time.monotonic() < end and not (side_path.exists() and json.loads(side_path.read_text())["runs"]):
-        time.sleep(0.05)
-    time.sleep(0.5)  # instructions on screen
-    key("space")
-    for _ in range(8):
-        time.sleep(0.4)
-        key("KP_2")
-    _wait_rows(files(data, "H1")[0], 2, proc)
+    csv_path = files(data, "H1")[0]
+
+    def n_rows() -> int:
+        return csv_path.read_bytes().count(b"\n") - 1 if csv_path.exists() else 0
+
+    def until(done: Callable[[], bool], *names: str, every: float = 0.5, timeout: float = 90) -> None:
+        end = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > end or proc.poll() is not None and not done():
+                proc.kill()
+                proc.log.seek(0)  # type: ignore[attr-defined]
+                raise AssertionError(f"waited in vain pressing {names}: {proc.log.read()[-3000:]}")  # type: ignore[attr-defined]
+            key(*names)
+            time.sleep(every)
+
+    # space leaves the instructions (pressed until the first trial is done: a space in a trial does nothing)
+    until(lambda: n_rows() >= 1, "space", "KP_2")
+    until(lambda: n_rows() >= 2, "KP_2", every=0.4)
+    time.sleep(0.3)
+    n = n_rows()
     key("Escape")
-    time.sleep(0.6)
-    key("space")  # "continue": the session goes on
-    n = _wait_rows(files(data, "H1")[0], 3, proc)
-    key("Escape")
-    time.sleep(0.6)
-    key("Escape")  # confirmed: the run ends
-    try:
-        rc = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.log.seek(0)  # type: ignore[attr-defined]
-        raise AssertionError(proc.log.read()[-3000:]) from None  # type: ignore[attr-defined]
+    time.sleep(4.0)  # a trial takes < 2 s: without the confirmation screen, rows would have been written
+    assert proc.poll() is None and n_rows() <= n + 1  # one Escape only asks (the trial under way may end first)
+    n = n_rows()
+    until(lambda: n_rows() > n, "space")  # "continue": the session goes on
+    until(lambda: proc.poll() is not None, "Escape", every=0.7, timeout=30)  # Escape twice ends the run
+    rc = proc.wait(timeout=30)
     assert rc == 0
     got = rows(files(data, "H1")[0])
-    assert n <= len(got) < 13
+    assert n < len(got) < 13
     answered = [r for r in got if r["response_key"]]
     assert answered and all(r["response_key"] == "num_2" and r["response_position"] == "2" for r in answered)
     assert all(0 < float(r["rt"]) < 3 for r in answered)
