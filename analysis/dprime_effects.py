@@ -131,7 +131,7 @@ def condition_effects(
         dprime_from_pc(hi),
     )
     eff["method"] = "glmm-laplace: typical participant and item"
-    label = keys.agg(" / ".join, axis=1).tolist()
+    label = (keys["condition"] if "condition" in keys else keys.agg(" / ".join, axis=1)).tolist()
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(np.zeros(len(fit.beta)), fit.vcov, size=n_draws, method="cholesky")
     d_draws = dprime_from_pc(link.mu(eta[None, :] + draws @ x.T))

@@ -159,6 +159,30 @@ def _mle(
     return best.x, float(best.fun), bool(best.success)
 
 
+def check_distances(x: np.ndarray, what: str = "distance") -> None:
+    """Refuse negative, infinite or NaN distances with a message naming the first bad value.
+
+    Distances within 1e-9 below 0 (floating-point rounding of ``1 - cosine``) pass and count as 0.
+
+    Examples
+    --------
+    >>> check_distances(np.array([0.1, -0.2]))
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: psychometric fit: distance -0.2 (trial 2 of 2) is negative; distances must be finite and >= 0 (larger = more different)
+    """
+    from stimuli.errors import MRDError
+
+    bad = ~np.isfinite(x) | (x < -1e-9)  # rounding (cosine a hair above 1) is not an error
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "negative" if np.isfinite(x[i]) else ("not a number" if np.isnan(x[i]) else "infinite")
+        raise MRDError(
+            f"psychometric fit: {what} {x[i]:g} (trial {i + 1} of {len(x)}) is {kind}; distances must be finite "
+            "and >= 0 (larger = more different)"
+        )
+
+
 def fit_psychometric(
     x: np.ndarray,
     correct: np.ndarray,
@@ -190,6 +214,7 @@ def fit_psychometric(
     PsychometricFit
     """
     x = np.asarray(x, dtype=float)
+    check_distances(x)
     correct = np.asarray(correct, dtype=float)
     ux, k, n = _aggregate(x, correct)
     theta, nll, ok = _mle(ux, k, n)
@@ -284,6 +309,7 @@ def fit_by_group(
     for g, sub in data.groupby(by, sort=True):
         if len(sub) < min_trials or sub[x].nunique() < 3:
             continue
+        check_distances(sub[x].to_numpy(float), f"{by} {g!r}: {x}")
         fit = fit_psychometric(sub[x].to_numpy(), sub["correct"].to_numpy(), level=level)
         fits[str(g)] = fit
         tab = fit.table()
