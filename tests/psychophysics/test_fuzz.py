@@ -172,7 +172,7 @@ def test_fuzz_participant_ids(pid: str, session: Any) -> None:
         assert {p.name for p in root.iterdir()} <= {"data"}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(ids)
 def test_fuzz_participant_ids_through_the_command(store_path: Path, pid: str) -> None:
     """`mrd experiment --participant ID` without a display: always exit 2, never a file written."""

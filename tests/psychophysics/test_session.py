@@ -150,7 +150,7 @@ def test_screen_grab_equals_the_stored_renders_at_every_position(
     side_path = files(data, "G1")[1]
     grabs: list[np.ndarray] = []
     end = time.monotonic() + 90
-    while time.monotonic() < end and proc.poll() is None and len(grabs) < 40:
+    while time.monotonic() < end and proc.poll() is None and len(grabs) < 80:
         if side_path.exists() and json.loads(side_path.read_text())["runs"]:
             grabs.append(np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB")))
             time.sleep(0.15)
