@@ -34,7 +34,7 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _display() -> None:
     if not os.environ.get("DISPLAY"):
         if _in_ci():
