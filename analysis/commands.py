@@ -56,8 +56,124 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from exc
+
+
+def _power(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    from analysis import power
+    from analysis.api import _blas_limit
+    from analysis.figures import plot_power
+    from analysis.report import save_figure
+    from stimuli.errors import MRDError
+
+    if (args.stimuli is None) == (args.trials is None):
+        raise MRDError("give --stimuli SET.h5 or --trials CSV (with --item-col/--x-col), one of them")
+    items = (
+        power.items_from_store(args.stimuli)
+        if args.stimuli
+        else power.items_from_table(args.trials, args.item_col or ["item"], args.x_col)
+    )
+    with _blas_limit(1):
+        table = power.power_grid(
+            items,
+            args.participants,
+            args.repeats,
+            args.items,
+            effect=args.effect,
+            baseline_pc=args.baseline_pc,
+            sd_participant=args.sd_participant,
+            sd_item=args.sd_item,
+            n_sims=args.n_sims,
+            alpha=args.alpha,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "power.csv", index=False)
+    pred = "similarity" if "similarity" in items else "distance"
+    text = power.effect_text(
+        args.effect, pred, args.baseline_pc, args.sd_participant, args.sd_item, args.alpha
+    )
+    fig = Figure(figsize=(6.8, 4.2))
+    plot_power(table, ax=fig.subplots(), effect=text)
+    save_figure(fig, out / "power")
+    (out / "power.json").write_text(
+        json.dumps(
+            {
+                "source": str(args.stimuli or args.trials),
+                "effect": text,
+                "n_sims": args.n_sims,
+                "seed": args.seed,
+                "model": power.__doc__.split("\n\n")[1],
+            },
+            indent=2,
+        )
+    )
+    best = table.loc[table["power"].idxmax()]
+    print(
+        f"power for {text}: {best['power']:.2f} at best ({int(best['participants'])} participants x "
+        f"{int(best['repeats'])} repeats x {int(best['items'])} items); {out}/power.csv and power.png"
+    )
+    return 0
+
+
+def add_power(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``power`` to the ``mrd`` command line."""
+    p = subparsers.add_parser(
+        "power",
+        help="power by simulation: simulated observers, each data set analysed as mrd analyze does",
+        description="Simulate studies over a grid of participants x repeats (x items) on the items of a "
+        "stimulus set (--stimuli) or a trial table (--trials with --item-col and --x-col), analyse each "
+        "with the Laplace mixed model and report the share detecting the stated effect. Writes "
+        "OUT/power.csv, OUT/power.png|svg and OUT/power.json.",
+    )
+    p.add_argument(
+        "--stimuli", metavar="SET.h5", help="items and their model similarities from a stimulus set"
+    )
+    p.add_argument("--trials", metavar="CSV", help="items and a numeric predictor from a trial table")
+    p.add_argument(
+        "--item-col", action="append", metavar="COL", help="item column of --trials (default item)"
+    )
+    p.add_argument(
+        "--x-col", metavar="COL", help="numeric predictor of --trials (default: similarity/distance)"
+    )
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    p.add_argument("--participants", type=_ints, default=[4, 8, 16], metavar="N,N", help="default 4,8,16")
+    p.add_argument(
+        "--repeats", type=_ints, default=[5, 10], metavar="N,N", help="repeats per item (default 5,10)"
+    )
+    p.add_argument("--items", type=_ints, metavar="N,N", help="items per study (default: all)")
+    p.add_argument(
+        "--effect",
+        type=float,
+        default=-0.5,
+        help="log-odds per SD of the predictor (default -0.5: more similar, harder)",
+    )
+    p.add_argument(
+        "--baseline-pc", type=float, default=0.7, help="pc of a typical observer and item (default 0.7)"
+    )
+    p.add_argument("--sd-participant", type=float, default=0.5, help="random-intercept SD (default 0.5)")
+    p.add_argument("--sd-item", type=float, default=0.5, help="random-intercept SD (default 0.5)")
+    p.add_argument("--n-sims", type=int, default=100, help="simulated studies per grid point (default 100)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_power)
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``analyze`` to the ``mrd`` command line."""
+    """Add ``analyze`` and ``power`` to the ``mrd`` command line."""
+    add_power(subparsers)
     p = subparsers.add_parser(
         "analyze",
         help="analyse oddity data: tables, figures and report.html",
