@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.ndimage import binary_dilation
 
 from psychophysics.calibration import drive_table
 from psychophysics.config import Design, Monitor
@@ -64,21 +65,36 @@ def test_noise_matched_on_a_generated_set() -> None:
     _noise_matched(Path(path), min_noise=0.0)
 
 
+def _shown_indices(t: Trial) -> tuple[set[int], set[int]]:
+    """Render indices of the target and of the metamer that a trial shows."""
+    odd = {t.renders[t.odd_position - 1]}
+    base = {r for p, r in enumerate(t.renders, 1) if p != t.odd_position}
+    return (base, odd) if t.odd_item == "metamer" else (odd, base)
+
+
 def _noise_matched(store_path: Path, min_noise: float) -> None:
     with StimulusSet(store_path) as s:
         items, views = items_from_store(s)
-        trials = build_plan(items, views, Design(practice_trials=0, repeats=6), "P01", 1, scene_render_seeds(s))
+        trials = build_plan(items, views, Design(practice_trials=0, repeats=6, only_successful=False), "P01", 1,
+                        scene_render_seeds(s))
         images = TrialImages(s)
         std_std, std_odd = [], []
         for t in trials:
             imgs = [a.astype(float) for a in images.arrays(t)]
             odd = imgs[t.odd_position - 1]
             a, b = (im for i, im in enumerate(imgs, 1) if i != t.odd_position)
-            # where the two scenes' mean renders differ by more than their noise (the object change): left out
+            # where the two scenes differ by more than 2 SE of their noise (the object change), grown by one
+            # pixel: left out. The mask is estimated from the renders this trial does not show, so it is
+            # independent of the shown noise.
             rt = s.renders("scene", t.scene_id)[:, t.view].astype(float)
             rm = s.renders("metamer", t.metamer_id)[:, t.view].astype(float)
-            se = np.sqrt(rt.var(axis=0, ddof=1) / len(rt) + rm.var(axis=0, ddof=1) / len(rm))
-            outside = (np.abs(rt.mean(axis=0) - rm.mean(axis=0)) <= 3 * se + 1.0).all(axis=-1)[..., None]
+            shown_t, shown_m = _shown_indices(t)
+            ut = [r for r in range(len(rt)) if r not in shown_t] or list(range(len(rt)))
+            um = [r for r in range(len(rm)) if r not in shown_m] or list(range(len(rm)))
+            se = np.sqrt(rt.var(axis=0, ddof=1) / len(ut) + rm.var(axis=0, ddof=1) / len(um))
+            diff = np.abs(rt[ut].mean(axis=0) - rm[um].mean(axis=0))
+            changed = binary_dilation((diff > 2 * se + 1.0).any(axis=-1), iterations=1)  # and its edge pixels
+            outside = ~changed[..., None]
             if outside.mean() < 0.05:
                 continue  # the scenes differ (almost) everywhere: nothing outside the object to compare
             std_std.append(_rms(a, b, outside))
