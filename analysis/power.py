@@ -11,7 +11,8 @@ the oddity guess rate:
 ``u ~ N(0, sd^2)``. Each simulated data set is analysed with the analysis pipeline's mixed model
 (:func:`analysis.mixed.fit_mixed`, Laplace fit, random intercepts for participant and item, fixed part
 ``correct ~ <predictor>_z``); the effect counts as detected when its Wald p-value is below ``alpha``
-and its sign is the planted one. Power is the detected share with a Wilson interval over the
+and its sign is the planted one (any sign for a planted effect of 0: then power is the false-positive
+rate). Power is the detected share with a Wilson interval over the
 simulated studies. Analysis stays independent of ``psychophysics`` and ``mrd``.
 
 Examples
@@ -148,25 +149,26 @@ def simulate_study(
     names = items["item"].drop_duplicates().to_numpy()
     if n_items is not None and n_items < len(names):
         names = rng.choice(names, size=n_items, replace=False)
-    sub = items[items["item"].isin(names)]
-    per_item = {k: g.reset_index(drop=True) for k, g in sub.groupby("item", sort=False)}
+    sub = items[items["item"].isin(names)].reset_index(drop=True)
+    codes, uniq = pd.factorize(sub["item"])
+    order = np.argsort(codes, kind="stable")
+    start = np.searchsorted(codes[order], np.arange(len(uniq)))
+    count = np.bincount(codes, minlength=len(uniq))
     mu, sd = float(items[pred].mean()), float(items[pred].std(ddof=0)) or 1.0
     b0 = float(special.logit((baseline_pc - GUESS_RATE) / (1 - GUESS_RATE)))
-    u_i = dict(zip(names, rng.normal(0, sd_item, len(names)), strict=True))
-    rows = []
-    for p in range(n_participants):
-        u_p = rng.normal(0, sd_participant)
-        for name in names:
-            views = per_item[name]
-            pick = views.iloc[rng.integers(0, len(views), repeats)]
-            z = (pick[pred].to_numpy(float) - mu) / sd
-            pc = GUESS_RATE + (1 - GUESS_RATE) * special.expit(b0 + effect * z + u_p + u_i[name])
-            frame = pick[["item", "group", "condition", "view", pred]].copy()
-            frame["participant"] = f"P{p + 1:03d}"
-            frame["p_true"] = pc
-            frame["correct"] = (rng.random(repeats) < pc).astype(int)
-            rows.append(frame)
-    return pd.concat(rows, ignore_index=True)
+    u_i = rng.normal(0, sd_item, len(uniq))
+    u_p = rng.normal(0, sd_participant, n_participants)
+    # every participant x item x repeat, each at a random view of the item
+    p_idx = np.repeat(np.arange(n_participants), len(uniq) * repeats)
+    i_idx = np.tile(np.repeat(np.arange(len(uniq)), repeats), n_participants)
+    rows = order[start[i_idx] + (rng.random(len(i_idx)) * count[i_idx]).astype(int)]
+    out = sub.loc[rows, ["item", "group", "condition", "view", pred]].reset_index(drop=True)
+    z = (out[pred].to_numpy(float) - mu) / sd
+    pc = GUESS_RATE + (1 - GUESS_RATE) * special.expit(b0 + effect * z + u_p[p_idx] + u_i[i_idx])
+    out.insert(0, "participant", np.char.add("P", np.char.zfill((p_idx + 1).astype(str), 3)))
+    out["p_true"] = pc
+    out["correct"] = (rng.random(len(pc)) < pc).astype(int)
+    return out
 
 
 def power_grid(
@@ -242,7 +244,7 @@ def power_grid(
                 continue
             est.append(b)
             ses.append(se)
-            hits += int(p < alpha and np.sign(b) == np.sign(effect))
+            hits += int(p < alpha and (effect == 0 or np.sign(b) == np.sign(effect)))
             bar.update()
         lo, hi = binomial_ci(np.array([hits]), np.array([n_sims]))
         rows.append(

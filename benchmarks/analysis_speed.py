@@ -3,7 +3,7 @@
 A synthetic stimulus set (150 metamers, 3 groups, 2 models, 2 views) and 20 simulated sessions of
 1000 main trials each (plus practice and catch trials) are written to a temporary folder; then
 ``analysis.api.analyze`` runs end to end (loading with digest checks, summaries, binomial mixed
-model by variational Bayes + GEE, psychometric fits, 1000-replicate two-way bootstrap of the
+model by the Laplace method (as glmer), psychometric fits, 1000-replicate two-way bootstrap of the
 correlations, model observer, every table, figure and ``report.html``). The components are also
 timed on their own (with one BLAS thread, as ``analyze`` runs them). Target: under 30 s on the
 2-core development machine.
@@ -73,7 +73,7 @@ def main() -> int:
             _, parts["summaries"] = _timed(
                 lambda: (summaries.per_item(a), summaries.per_condition(a), summaries.per_participant(a))
             )
-            _, parts["mixed model (VB)"] = _timed(mixed.fit_mixed, a, gee=False)
+            _, parts["mixed model (Laplace)"] = _timed(mixed.fit_mixed, a, gee=False)
             _, parts["GEE"] = _timed(mixed.fit_mixed, a, methods=(), gee=True)
             _, parts["psychometric fits (3 groups)"] = _timed(psychometric.fit_by_group, a)
             _, parts["correlations (1000 bootstrap)"] = _timed(correlation.item_correlations, a, n_boot=1000)
