@@ -111,7 +111,13 @@ def _experiment(args: argparse.Namespace) -> int:
     finally:
         prep.store.close()
     total = len(prep.trials)
-    print(f"{prep.files.trials_csv}: planned trials {start + 1}..{n_done} of {total} done in this run ({reason})")
+    rows = prep.sidecar.get("n_trials_done")
+    print(
+        f"{prep.files.trials_csv}: planned trials {start + 1}..{n_done} of {total} done in this run ({reason}); "
+        f"{rows} rows on disk (practice rounds after a passed criterion are skipped)"
+        if rows != n_done
+        else f"{prep.files.trials_csv}: planned trials {start + 1}..{n_done} of {total} done in this run ({reason})"
+    )
     if n_done < total:
         print(
             f"to continue: mrd experiment --stimuli {args.stimuli} --participant {participant} "

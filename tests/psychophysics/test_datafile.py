@@ -133,3 +133,24 @@ def test_rows_are_fsynced_before_append_returns(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     f.close()
+
+
+def test_resume_accepts_only_skipped_later_practice_rounds(tmp_path: Path) -> None:
+    practice = [
+        Trial(0, "practice", i + 1, i + 1, "catch:s1", "s0", "", "catch", 0, "metamer", 1, 1, "catch", 0, 1, 2, r)
+        for i, r in enumerate((1, 1, 2, 2))
+    ]
+    main = [Trial(1, "main", 5 + i, i + 1, f"m{i}", "s0", "net", "shape", 0, "metamer", 2, 0, "metamer", 0, 1, 2) for i in range(2)]
+    f = SessionFiles(tmp_path / "d", "P01", 1)
+    f.create({"trials": [t.to_dict() for t in practice + main]}, {})
+    for t in (*practice[:2], main[0]):  # round 1 passed: round 2 skipped
+        f.append(trial_row("P01", 1, t, "1", 1, 0.3))
+    f.close()
+    assert SessionFiles(tmp_path / "d", "P01", 1).resume()[2] == 5  # continue with the second main trial
+    g = SessionFiles(tmp_path / "e", "P01", 1)
+    g.create({"trials": [t.to_dict() for t in practice + main]}, {})
+    for t in (*practice, main[1]):  # a main trial left out: refused
+        g.append(trial_row("P01", 1, t, "1", 1, 0.3))
+    g.close()
+    with pytest.raises(MRDError, match="row 5 has trial '6', which is not the next planned trial after trial 4"):
+        SessionFiles(tmp_path / "e", "P01", 1).resume()
