@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.mixed import LINKS, MixedResult, _prepare, _safe
-from analysis.oddity import dprime_from_pc
+from analysis.oddity import DPRIME_MAX, dprime_from_pc, pc_from_dprime
 
 EFFECT_COLUMNS = ["eta", "eta_se", "pc", "pc_lo", "pc_hi", "dprime", "dprime_lo", "dprime_hi", "method"]
 CONTRAST_COLUMNS = [
@@ -134,7 +134,11 @@ def condition_effects(
     label = (keys["condition"] if "condition" in keys else keys.agg(" / ".join, axis=1)).tolist()
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(np.zeros(len(fit.beta)), fit.vcov, size=n_draws, method="cholesky")
-    d_draws = dprime_from_pc(link.mu(eta[None, :] + draws @ x.T))
+    eta_draws = eta[None, :] + draws @ x.T
+    # invert pc(d') on a fine d' grid (pc(d') is monotone and smooth; the clamps are the edge rules:
+    # pc <= 1/3 -> 0, pc >= pc(DPRIME_MAX) -> DPRIME_MAX); measured error < 1e-5 in d'
+    d_grid = np.linspace(0.0, DPRIME_MAX, 4001)
+    d_draws = np.interp(link.mu(eta_draws), pc_from_dprime(d_grid), d_grid)
     d_hat = eff["dprime"].to_numpy()
     rows = []
     for a, b in combinations(range(len(label)), 2):
