@@ -170,3 +170,22 @@ def test_negative_or_infinite_distance_is_refused() -> None:
         fit_psychometric(x, correct)
     x[5] = -1e-12  # 1 - cosine rounded below 0 is not an error
     assert fit_psychometric(x, correct).n_trials == 300
+
+
+def test_command_line_random_slopes_and_oddity_link(wallis: Path, tmp_path: Path) -> None:
+    out = tmp_path / "slopes"
+    args = ["analyze", "--trials", str(wallis / "experiment12_trials.csv"), "--out", str(out), *ARGS]
+    args += ["--random", "(1 + presentation | participant)", "--random", "item", "--n-boot", "50"]
+    assert analyze_main(args) == 0
+    eff = pd.read_csv(out / "tables" / "mixed_effects.csv").set_index("term")
+    assert eff.loc["participant:cor(Intercept, presentation[T.Parafoveal])", "kind"] == "random_cor"
+    assert eff.loc["item", "kind"] == "random_sd" and "item:presentation[T.Parafoveal]" not in eff.index
+    assert "(1 + presentation | participant) + (1 | item)" in (out / "report.html").read_text()
+    out2 = tmp_path / "oddity"
+    formula = "correct ~ C(model) + C(presentation) + (1 | participant) + (1 | item)"
+    args = ["analyze", "--trials", str(wallis / "experiment11_trials.csv"), "--out", str(out2), *ARGS]
+    assert analyze_main([*args, "--formula", formula, "--link", "oddity", "--n-boot", "50"]) == 0
+    html = (out2 / "report.html").read_text()
+    assert "mafc.logit(3)" in html
+    ce = pd.read_csv(out2 / "tables" / "condition_effects.csv")
+    assert (ce["pc_glmm_lo"] > 1 / 3 - 1e-9).all()  # the guess-rate link keeps pc above chance
