@@ -37,7 +37,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from stimuli.validate import validate_store
 
     if args.validate:
-        problems = validate_store(args.store)
+        problems = validate_store(args.store, progress=True)
         if problems:
             print(f"{args.store}: INVALID ({len(problems)} problems)", file=sys.stderr)
             for problem in problems:

@@ -42,7 +42,7 @@ def _minor(version: str) -> int:
         return 0
 
 
-def validate_store(path: str | os.PathLike[str]) -> list[str]:
+def validate_store(path: str | os.PathLike[str], progress: bool = False) -> list[str]:
     """Validate a store; return a list of problems (empty when valid).
 
     Each problem names the file, the object (HDF5 path), and what is wrong versus what is expected.
@@ -51,6 +51,8 @@ def validate_store(path: str | os.PathLike[str]) -> list[str]:
     ----------
     path : path-like
         The store file.
+    progress : bool
+        Show a progress bar (units checked) on standard error for stores of more than 50 units.
 
     Returns
     -------
@@ -67,13 +69,15 @@ def validate_store(path: str | os.PathLike[str]) -> list[str]:
         return [f"{p}: not a readable HDF5 file ({type(exc).__name__}: {exc})"]
     with f:
         try:
-            _validate(f, p, problems)
+            _validate(f, p, problems, progress)
         except Exception as exc:  # a last guard: the report is the product, not a traceback
             problems.append(f"{p}: validation stopped, the file is damaged ({type(exc).__name__}: {exc})")
     return problems
 
 
-def _validate(f: h5py.File, p: Path, problems: list[str]) -> None:
+def _validate(f: h5py.File, p: Path, problems: list[str], progress: bool) -> None:
+    from tqdm import tqdm
+
     def report(msg: str) -> None:
         problems.append(f"{p}: {msg}")
 
@@ -95,6 +99,11 @@ def _validate(f: h5py.File, p: Path, problems: list[str]) -> None:
     if missing:
         return
     checker.group_checksum(f)
+    try:
+        n_units = sum(len(f[k]) for k in UNIT_KINDS)
+    except Exception:  # a damaged folder is reported below
+        n_units = 0
+    bar = tqdm(total=n_units, desc="validate", unit="unit", disable=not progress or n_units <= 50)
     for kind in UNIT_KINDS:
         checker.group_checksum(f[kind])
         try:
@@ -112,6 +121,9 @@ def _validate(f: h5py.File, p: Path, problems: list[str]) -> None:
                 check(g)
             except Exception as exc:
                 report(f"/{kind}/{uid}: cannot be read ({type(exc).__name__}: {exc})")
+            finally:
+                bar.update()
+    bar.close()
     stored = checker.attr(f, "content_digest")
     if stored is None:
         return
