@@ -135,6 +135,7 @@ def analyze(
     link: str = "logit",
     mixed_methods: Sequence[str] = ("laplace",),
     gee: bool = False,
+    psychometric_backend: str = "ml",
 ) -> AnalysisResult:
     """Analyse oddity data: session data with their stimulus set, or a plain trial table.
 
@@ -182,6 +183,8 @@ def analyze(
         Mixed-model fits (default: the Laplace fit, as lme4's glmer).
     gee : bool
         Also fit the fixed part by GEE (exchangeable within participant; ignores the item effect).
+    psychometric_backend : {"ml", "psignifit"}
+        Built-in maximum likelihood, or psignifit 4 (optional extra; beta-binomial).
 
     Returns
     -------
@@ -225,6 +228,7 @@ def _analyze(
     link: str,
     mixed_methods: Sequence[str],
     gee: bool,
+    psychometric_backend: str,
 ) -> AnalysisResult:
     if trials is not None and (stimuli is not None or data is not None):
         raise MRDError("give either --trials CSV, or --stimuli SET.h5 with --data DIR, not both")
@@ -265,7 +269,9 @@ def _analyze(
     keys = summaries.condition_keys(a, cc)
     effects, contrasts = condition_effects_table(mixed_res, a, keys, n_boot, seed)
     psy_table, fits = (
-        psychometric.fit_by_group(a) if loaded.has_distance else (psychometric.empty_table(), {})
+        psychometric.fit_by_group(a, backend=psychometric_backend)
+        if loaded.has_distance
+        else (psychometric.empty_table(), {})
     )
     steps.update()
     corr = correlation.empty_table()

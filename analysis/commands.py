@@ -44,6 +44,7 @@ def _analyze(args: argparse.Namespace) -> int:
         link=args.link,
         mixed_methods=args.mixed_method or ("laplace",),
         gee=args.gee,
+        psychometric_backend=args.psychometric_backend,
         n_boot=args.n_boot,
         seed=args.seed,
         progress=not args.quiet,
@@ -241,6 +242,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         choices=("laplace", "vb", "map"),
         help="mixed-model fit (repeat for several; default laplace, as lme4's glmer)",
+    )
+    m.add_argument(
+        "--psychometric-backend",
+        choices=("ml", "psignifit"),
+        default="ml",
+        help="psychometric fits: built-in maximum likelihood (default) or psignifit 4 (optional extra)",
     )
     m.add_argument(
         "--gee",

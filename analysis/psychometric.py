@@ -266,14 +266,52 @@ def empty_table() -> pd.DataFrame:
     return pd.DataFrame(columns=TABLE_COLUMNS)
 
 
+def _psignifit_group(
+    x: np.ndarray, correct: np.ndarray, level: float
+) -> tuple[PsychometricFit, pd.DataFrame]:
+    from analysis.psignifit_backend import fit_psignifit
+
+    ps = fit_psignifit(x, correct, level)
+    ci = {"alpha": (np.nan, np.nan), "beta": ps.ci["beta"], "lapse": ps.ci["lapse"]}
+    ll = float(
+        np.sum(
+            np.where(
+                correct > 0,
+                np.log(predict(x, ps.alpha, ps.beta, ps.lapse)),
+                np.log1p(-predict(x, ps.alpha, ps.beta, ps.lapse)),
+            )
+        )
+    )
+    fit = PsychometricFit(ps.alpha, ps.beta, ps.lapse, ci, level, ps.n_trials, ll, True, "psignifit")
+    tab = fit.table()
+    extra = pd.DataFrame(
+        [
+            {"parameter": "eta", "estimate": ps.eta, "lo": ps.ci["eta"][0], "hi": ps.ci["eta"][1]},
+            {
+                "parameter": "threshold",
+                "estimate": ps.threshold,
+                "lo": ps.ci["threshold"][0],
+                "hi": ps.ci["threshold"][1],
+            },
+        ]
+    )
+    return fit, pd.concat([tab, extra], ignore_index=True)
+
+
 def fit_by_group(
     trials: pd.DataFrame,
     x: str = "distance",
     by: str = "group",
     level: float = 0.95,
     min_trials: int = 20,
+    backend: str = "ml",
 ) -> tuple[pd.DataFrame, dict[str, PsychometricFit]]:
     """Fit one psychometric function per group.
+
+    ``backend="psignifit"`` fits with psignifit 4 (optional extra; beta-binomial, guess rate 1/3;
+    :mod:`analysis.psignifit_backend`): the table then gives psignifit's MAP estimates, its intervals
+    for beta and lapse (none for alpha, whose posterior psignifit gives as the threshold), and rows for
+    ``eta`` (overdispersion) and ``threshold``.
 
     Parameters
     ----------
@@ -310,9 +348,14 @@ def fit_by_group(
         if len(sub) < min_trials or sub[x].nunique() < 3:
             continue
         check_distances(sub[x].to_numpy(float), f"{by} {g!r}: {x}")
-        fit = fit_psychometric(sub[x].to_numpy(), sub["correct"].to_numpy(), level=level)
+        if backend == "psignifit":
+            fit, tab = _psignifit_group(sub[x].to_numpy(float), sub["correct"].to_numpy(float), level)
+        elif backend == "ml":
+            fit = fit_psychometric(sub[x].to_numpy(), sub["correct"].to_numpy(), level=level)
+            tab = fit.table()
+        else:
+            raise ValueError(f"backend {backend!r} is not one of 'ml', 'psignifit'")
         fits[str(g)] = fit
-        tab = fit.table()
         tab.insert(0, by, g)
         tab["n_trials"], tab["loglik"], tab["converged"] = fit.n_trials, fit.loglik, fit.converged
         rows.append(tab)
