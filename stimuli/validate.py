@@ -99,6 +99,10 @@ def _validate(f: h5py.File, p: Path, problems: list[str], progress: bool) -> Non
     if missing:
         return
     checker.group_checksum(f)
+    try:  # the library's own walk over every object uses the file's internal index as well
+        f.visit(lambda name: None)
+    except Exception as exc:
+        report(f"the file's object index is damaged: walking all objects fails ({type(exc).__name__}: {exc})")
     try:
         n_units = sum(len(f[k]) for k in UNIT_KINDS)
     except Exception:  # a damaged folder is reported below
