@@ -103,7 +103,7 @@ class LoadedData:
 
     @property
     def analysed(self) -> pd.DataFrame:
-        """The trials that enter the analyses (main blocks, no catch trials)."""
+        """The trials that enter the analyses (main blocks, no catch or noise-floor trials)."""
         return self.trials[self.trials["analysed"]]
 
     @property
@@ -311,13 +311,17 @@ def load_sessions(
     trials = pd.concat(frames, ignore_index=True)
     known = set(metamers["metamer_id"]) if len(metamers) else set()
     catch = trials["metamer_id"].str.startswith("catch:") | trials["is_catch"]
-    unknown = trials.loc[~catch & ~trials["metamer_id"].isin(known)]
+    noise = trials["metamer_id"].str.startswith(
+        "noise:"
+    )  # noise-floor control: odd item = another target render
+    unknown = trials.loc[~catch & ~noise & ~trials["metamer_id"].isin(known)]
     if len(unknown):
         r = unknown.iloc[0]
         raise MRDError(
             f"{r['session_file']}: metamer_id {r['metamer_id']!r} (trial {r['trial']}) is not in {stimuli}"
         )
     trials["is_catch"] = catch
+    trials["is_noise_floor"] = noise
     recorded = {c: trials.pop(c) for c in ("scene_id", "model_id", "group") if c in trials.columns}
     trials = trials.merge(metamers.drop(columns=["similarity", "distance"]), on="metamer_id", how="left")
     _check_recorded(trials, recorded, stimuli)
@@ -325,7 +329,7 @@ def load_sessions(
     trials["distance"] = 1.0 - trials["similarity"]
     trials["item"] = trials["metamer_id"]
     trials["condition"] = trials["group"].astype(str) + " / " + trials["model_id"].astype(str)
-    trials["analysed"] = (trials["block_type"] == "main") & ~trials["is_catch"]
+    trials["analysed"] = (trials["block_type"] == "main") & ~trials["is_catch"] & ~trials["is_noise_floor"]
     sessions = _session_table(infos)
     source = {
         "kind": "sessions",
@@ -345,7 +349,8 @@ def _check_recorded(
     for col, values in recorded.items():
         csv_vals = values.fillna("").astype(str)
         store_vals = trials[col]
-        bad = ~trials["is_catch"] & (csv_vals != "") & (csv_vals != store_vals.astype(str))
+        own = trials["is_catch"] | trials.get("is_noise_floor", False)  # rows not about a stored metamer
+        bad = ~own & (csv_vals != "") & (csv_vals != store_vals.astype(str))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise MRDError(
@@ -353,7 +358,7 @@ def _check_recorded(
                 f"{csv_vals.iat[i]!r} for metamer {trials['metamer_id'].iat[i]!r}, but {stimuli} has "
                 f"{store_vals.iat[i]!r}; the session does not belong to this stimulus set"
             )
-        trials[col] = store_vals.where(~trials["is_catch"], csv_vals.replace("", np.nan))
+        trials[col] = store_vals.where(~own, csv_vals.replace("", np.nan))
 
 
 def _trial_similarity(

@@ -197,6 +197,10 @@ def write_metamer(group: h5py.Group, rec: MetamerRecord) -> None:
     _dataset(group, "loss", np.asarray(rec.loss, dtype="float64"))
     write_params(group.create_group("initial_params"), rec.initial_params)
     write_params(group.create_group("final_params"), rec.final_params)
+    if rec.progress:
+        prog = group.create_group("progress")
+        for step, values in sorted(rec.progress.items()):
+            write_params(prog.create_group(f"step_{int(step):06d}"), {rec.group: values})
     sims = group.create_group("similarity")
     for model_id, sim in rec.similarity.items():
         write_similarity(sims.create_group(model_id), sim)
@@ -236,4 +240,6 @@ def read_metamer(group: h5py.Group, images: bool = True) -> MetamerRecord:
         renders=renders,
         render_seeds=seeds,
         criterion=json.loads(a["criterion"]) if "criterion" in a else None,
+        progress={int(k.removeprefix("step_")): read_params(v)[str(a["group"])] for k, v in group["progress"].items()}
+        if "progress" in group else {},
     )

@@ -221,3 +221,6 @@ class MetamerRecord:
     renders: np.ndarray | None = None
     render_seeds: list[int] = field(default_factory=list)
     criterion: dict[str, Any] | None = None
+    progress: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Optional snapshots of the varied group's values during optimisation, ``{step: {name: array}}``
+    (``store_progress = N`` keeps one every N steps); stored as ``progress/step_NNNNNN/<name>``."""

@@ -120,6 +120,9 @@ class OptimizeSettings(StrictModel):
         description="demo: stop by the stop rule above; experiment: check the strict criterion every "
         "`criterion.check_every` steps on fresh display renders and stop when it holds (or at `steps`)",
     )
+    store_progress: Integer(ge=0, le=100000) = Field(
+        0, description="keep the varied group's values every N steps in the stored metamer (0 = off)"
+    )
     sppi: Integer(ge=0, le=4096) = Field(
         0, description="shape: projective integrator's importance samples for guiding (0 = off; >0 costs ~100x)"
     )

@@ -71,7 +71,7 @@ class Renderer:
         self.n_views = len(layout.views)
         self.integrators = {
             "prb": mi.load_dict({"type": "prb", "max_depth": layout.max_depth}),
-            "projective": mi.load_dict({"type": "direct_projective", "sppi": 0}),
+            "projective": mi.load_dict(projective_integrator(layout.max_depth, int(layout.extra.get("sppi", 0)))),
         }
         if layout.environment == "gradient":
             h, w, c = self.params[f"{ENV}.data"].shape
@@ -164,6 +164,23 @@ class Renderer:
                     out[i] += np.asarray(img, np.float64) * n
                     done, k = done + n, k + 1
         return (out / spp).astype(np.float32)
+
+
+def projective_integrator(max_depth: int, sppi: int = 0) -> dict[str, Any]:
+    """The shape-gradient integrator whose light transport matches the display renders' ``max_depth``.
+
+    ``max_depth = 2`` (direct light only) is ``direct_projective``; deeper paths use
+    ``prb_projective`` with the same ``max_depth``, so a shape is optimised under the transport it is
+    shown with. ``sppi = 0`` turns off guiding (its default costs ~40 s per step on a CPU).
+
+    Examples
+    --------
+    >>> projective_integrator(2)["type"], projective_integrator(3)["type"]
+    ('direct_projective', 'prb_projective')
+    """
+    if max_depth <= 2:
+        return {"type": "direct_projective", "sppi": sppi}
+    return {"type": "prb_projective", "max_depth": max_depth, "sppi": sppi}
 
 
 def to_drjit(value: np.ndarray) -> Any:

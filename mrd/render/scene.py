@@ -241,7 +241,8 @@ def describe(layout: Layout, params: Params, spec: SceneSpec | None = None) -> d
         "film": {"type": "hdrfilm", "rfilter": "box", "sample_border": True},
         "integrator": {
             "material/lighting/display": {"type": "prb", "max_depth": layout.max_depth},
-            "shape": {"type": "direct_projective", "sppi": 0},
+            "shape": {"type": "direct_projective" if layout.max_depth <= 2 else "prb_projective",
+                      "max_depth": layout.max_depth, "sppi": int(layout.extra.get("sppi", 0))},
         },
     }
     if spec is not None:

@@ -93,7 +93,7 @@ class Generator:
         if scene_id not in self.targets:
             self.targets[scene_id] = Target.from_spec(
                 self.cfg.scene(scene_id), self.cfg.render, master_seed=self.cfg.seed, resolve=self.cfg.resolve,
-                display=stored_display, renders=stored_renders,
+                display=stored_display, renders=stored_renders, sppi=self.cfg.optimize.sppi,
             )  # fmt: skip
         return self.targets[scene_id]
 
@@ -104,7 +104,8 @@ class Generator:
         models = self.load_models()
         key = (job.scene, job.group)
         m = Metamer(self.target(job.scene), models[job.model], job.group, self.cfg, model_id=job.model,
-                    scoring_models=models, null_display=self._nulls.get(key), progress=self.progress)  # fmt: skip
+                    scoring_models=models, null_display=self._nulls.get(key), progress=self.progress,
+                    store_progress=self.cfg.optimize.store_progress)  # fmt: skip
         if key not in self._nulls:
             self._nulls[key] = m.render_null()
             m.null_display_images = self._nulls[key]
@@ -160,7 +161,7 @@ def _stored_displays(out: Path, scene_ids: list[str]) -> dict[str, tuple[np.ndar
     if not out.exists() or not scene_ids:
         return {}
     with StimulusSet(out) as s:
-        return {sid: (s.scene_display(sid), s.renders("scenes", sid) if s.n_renders("scenes", sid) else None)
+        return {sid: (s.scene_display(sid), s.renders("scene", sid) if s.n_renders("scene", sid) else None)
                 for sid in scene_ids}  # fmt: skip
 
 

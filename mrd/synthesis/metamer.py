@@ -99,7 +99,7 @@ class Metamer:
         self.explicit_start = False
 
     # -- set-up --------------------------------------------------------------------------------
-    def setup(self, start: Any = None, seed: int = 0) -> Metamer:
+    def setup(self, start: Any = None, seed: int = 0, start_values: dict[str, np.ndarray] | None = None) -> Metamer:
         """Draw (or take) the start and build the objective, noise ceiling and null reference.
 
         Parameters
@@ -109,6 +109,8 @@ class Metamer:
             group's own explicit-start entry, or None for a prior draw.
         seed : int
             The job seed (start draw and render seeds derive from it).
+        start_values : dict, optional
+            The group's start values themselves (e.g. the result of a coarser stage); overrides ``start``.
 
         Returns
         -------
@@ -129,7 +131,10 @@ class Metamer:
         explicit = getattr(start, name, start) if start is not None else None
         self.explicit_start = explicit is not None
         rng = np.random.default_rng(self.seeds.start)
-        start_values = self.group.start_values(s, t.params[name], rng, explicit, getattr(s, "resolve", None) or _path)
+        if start_values is None:
+            start_values = self.group.start_values(s, t.params[name], rng, explicit, getattr(s, "resolve", None) or _path)
+        else:
+            self.explicit_start = True
         param = self.group.parametrise(start_values, s, t.params)
 
         ren, kind, sd = t.renderer, param.integrator, self.seeds
@@ -158,6 +163,7 @@ class Metamer:
                                  seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling,
                                  schedule=schedule)  # fmt: skip
         self.start_renders = None
+        self._reference_feats: dict[str, Any] | None = None
         return self
 
     def null_draws(self) -> list[Params]:
@@ -239,9 +245,10 @@ class Metamer:
             n = max(2, min(4, s.render.display_renders))
             self.start_renders = self.display_renders(self.params("start"), [self.seeds.start_render(i) for i in range(n)])
         m = self.model
-        feats = {k: render_features(m, v) for k, v in (
-            ("target", t.renders), ("metamer", metamer_renders), ("start", self.start_renders),
-            ("null", self.null_display_images))}  # fmt: skip
+        if self._reference_feats is None:  # the same for every check of this metamer
+            self._reference_feats = {k: render_features(m, v) for k, v in (
+                ("target", t.renders), ("start", self.start_renders), ("null", self.null_display_images))}  # fmt: skip
+        feats = dict(self._reference_feats, metamer=render_features(m, metamer_renders))
         rule = Criterion(oddity_pc_max=crit.oddity_pc_max, null_alpha=crit.null_alpha, n_triplets=crit.triplets,
                          kind=s.optimize.distance)  # fmt: skip
         return rule.evaluate(feats["target"], feats["metamer"], feats["start"], feats["null"],

@@ -49,13 +49,14 @@ class Objective:
         import drjit as dr
 
         self.model, self.kind, self.exposure = model, kind, exposure
+        self.clip_gradient = "surrogate"  # or "clip": the exact (zero) gradient of clipped pixels
         self.target = {k: v.detach() for k, v in target.items()}
         self.last_similarity = float("nan")
 
         @dr.wrap(source="drjit", target="torch")
         def _fn(images: list[torch.Tensor]) -> torch.Tensor:
             x = torch.stack(images).to(self.model.device).permute(0, 3, 1, 2)
-            feats = self.model.features(tonemap_torch(x, self.exposure))
+            feats = self.model.features(tonemap_torch(x, self.exposure, self.clip_gradient))
             cos, _ = layer_similarity({k: v.detach() for k, v in feats.items()}, self.target)
             self.last_similarity = float(cos.mean())
             return activation_distance(feats, self.target, kind=self.kind).reshape(1)

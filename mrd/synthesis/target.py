@@ -25,7 +25,7 @@ from mrd.synthesis.seeds import scene_display_seed
 from stimuli.records import Params, SceneRecord
 
 
-def layout_for(spec: SceneSpec, render: RenderSettings) -> Layout:
+def layout_for(spec: SceneSpec, render: RenderSettings, sppi: int = 0) -> Layout:
     """The layout of a scene spec under render settings.
 
     Examples
@@ -44,6 +44,7 @@ def layout_for(spec: SceneSpec, render: RenderSettings) -> Layout:
         textured=spec.material.texture is not None,
         env_resolution=render.env_resolution,
         max_depth=render.max_depth,
+        extra={"sppi": sppi} if sppi else {},
     )
 
 
@@ -72,7 +73,7 @@ class Target:
     def from_spec(
         cls, spec: SceneSpec, render: RenderSettings, *, master_seed: int = 0,
         resolve: Callable[[str], Path] = Path, display: np.ndarray | None = None,
-        renders: np.ndarray | None = None,
+        renders: np.ndarray | None = None, sppi: int = 0,
     ) -> Target:  # fmt: skip
         """Build the scene; render its display images at ``render.display_spp`` unless given.
 
@@ -89,7 +90,7 @@ class Target:
         renders : numpy.ndarray, optional
             Stored independent display renders ``(R, V, H, W, 3)`` (``renders[0] == display``).
         """
-        layout = layout_for(spec, render)
+        layout = layout_for(spec, render, sppi)
         params = target_params(spec, resolve)
         renderer = renderer_for(layout, params)
         record = None

@@ -1,0 +1,154 @@
+"""An independent check of a stimulus set's success flags: fresh renders, the generating model as an
+oddity observer, and fresh null draws.
+
+The stored ``success`` is decided from the store's own renders. :func:`recheck` does not reuse them:
+from the stored *parameters* it renders the target and every metamer again with new seeds
+(``renders`` each, display spp), draws fresh null scenes from the prior, and lets the generating
+model pick the odd item on ``triplets`` triplets per metamer (and per null draw). A successful
+metamer should be picked on at most ``oddity_pc_max`` of its triplets; null draws far more often.
+
+Examples
+--------
+>>> callable(recheck)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stimuli.errors import MRDError
+
+RECHECK_SEED = 911
+"""Seed offset of the fresh renders (distinct from every seed the generator uses)."""
+
+
+@dataclass
+class RecheckRow:
+    """One metamer (or null draw) rechecked."""
+
+    unit: str
+    kind: str  # "metamer" or "null"
+    stored_success: bool | None
+    pc: float
+    n: int
+    ci_low: float
+    ci_high: float
+    distance_ratio: float
+
+
+@dataclass
+class RecheckResult:
+    rows: list[RecheckRow] = field(default_factory=list)
+
+    def metamers(self, successful: bool | None = None) -> list[RecheckRow]:
+        return [r for r in self.rows if r.kind == "metamer" and (successful is None or r.stored_success == successful)]
+
+    def nulls(self) -> list[RecheckRow]:
+        return [r for r in self.rows if r.kind == "null"]
+
+    def table(self) -> str:
+        lines = [f"{'unit':44} {'kind':7} {'stored':6} {'pc':>6} {'95% CI':>15} {'ratio':>6}"]
+        for r in self.rows:
+            ok = "-" if r.stored_success is None else ("yes" if r.stored_success else "no")
+            lines.append(f"{r.unit:44} {r.kind:7} {ok:6} {r.pc:6.3f} [{r.ci_low:5.3f}, {r.ci_high:5.3f}] {r.distance_ratio:6.2f}")
+        return "\n".join(lines)
+
+
+def recheck(
+    store: str | Path, *, triplets: int = 200, renders: int = 6, nulls: int = 4, variant: str | None = None,
+    progress: bool = False,
+) -> RecheckResult:  # fmt: skip
+    """Recheck every metamer of a store on fresh renders (see the module docstring).
+
+    Parameters
+    ----------
+    store : path-like
+        A stimulus set made by ``mrd generate`` (its config text is parsed; models load from it).
+    triplets : int
+        Oddity triplets per metamer and per null draw.
+    renders : int
+        Fresh display renders of each target, metamer and null draw.
+    nulls : int
+        Fresh null draws per (scene, group).
+    """
+    from tqdm import tqdm
+
+    from mrd.config import parse_config
+    from mrd.groups import copy_params
+    from mrd.render.variant import torch_device_for, use_variant
+    from mrd.synthesis.criterion import model_oddity
+    from mrd.synthesis.distances import render_features
+    from mrd.synthesis.generate import Generator
+    from mrd.synthesis.metamer import Metamer
+    from mrd.synthesis.seeds import stable_seed
+    from stimuli import StimulusSet
+
+    with StimulusSet(store) as s:
+        text = s.config_text
+        ids = list(s.metamer_ids)
+        records = {mid: s.metamer(mid, images=False) for mid in ids}
+    cfg = parse_config(text, str(store), Path(store).resolve().parent)
+    chosen = use_variant(variant or cfg.variant)
+    gen = Generator(cfg, torch_device_for(chosen, None), progress=False)
+    models = gen.load_models()
+    out = RecheckResult()
+    done_nulls: set[tuple[str, str, str]] = set()
+    for mid in tqdm(ids, desc="recheck", unit="metamer", disable=not progress):
+        rec = records[mid]
+        if rec.model_id not in models:
+            raise MRDError(f"{store}: metamer {mid}: its model {rec.model_id!r} is not in the stored config")
+        target = gen.target(rec.scene_id)
+        m = Metamer(target, models[rec.model_id], rec.group, cfg, model_id=rec.model_id, null_display=np.zeros((0,)))
+        m.seeds = __import__("mrd.synthesis.seeds", fromlist=["Seeds"]).Seeds(cfg.seed, rec.scene_id, rec.group,
+                                                                          rec.model_id, rec.seed)  # fmt: skip
+        fresh = [stable_seed(RECHECK_SEED, mid, "target", i) for i in range(renders)]
+        t_feats = render_features(m.model, m.display_renders(copy_params(target.params), fresh))
+        final = copy_params(target.params)
+        final[rec.group] = rec.final_params[rec.group]
+        m_feats = render_features(m.model, m.display_renders(final, [stable_seed(RECHECK_SEED, mid, i) for i in range(renders)]))
+        odd = model_oddity(t_feats, m_feats, triplets, np.random.default_rng(stable_seed(RECHECK_SEED, mid)),
+                           cfg.optimize.distance)  # fmt: skip
+        out.rows.append(RecheckRow(mid, "metamer", bool(rec.success), odd.pc, odd.n, odd.ci_low, odd.ci_high,
+                                   odd.distance_ratio))  # fmt: skip
+        key = (rec.scene_id, rec.group, rec.model_id)
+        if key in done_nulls:
+            continue
+        done_nulls.add(key)
+        from mrd.synthesis.null import null_params
+
+        for k, p in enumerate(null_params(rec.group, cfg, target.params, nulls, stable_seed(RECHECK_SEED, *key))):
+            seeds = [stable_seed(RECHECK_SEED, *key, k, i) for i in range(renders)]
+            n_feats = render_features(m.model, m.display_renders(p, seeds))
+            odd = model_oddity(t_feats, n_feats, triplets, np.random.default_rng(stable_seed(RECHECK_SEED, *key, k)),
+                               cfg.optimize.distance)  # fmt: skip
+            out.rows.append(RecheckRow(f"{key[0]}.{key[1]}.{key[2]}.null{k}", "null", None, odd.pc, odd.n, odd.ci_low,
+                                       odd.ci_high, odd.distance_ratio))  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mrd.synthesis.recheck SET.h5 [--triplets N] [--renders R]``: print the table; exit 1
+    when a metamer flagged successful is picked on more than 45 % of its fresh triplets."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mrd.synthesis.recheck", description=__doc__.splitlines()[0])
+    ap.add_argument("store")
+    ap.add_argument("--triplets", type=int, default=200)
+    ap.add_argument("--renders", type=int, default=6)
+    ap.add_argument("--nulls", type=int, default=4)
+    a = ap.parse_args(argv)
+    res = recheck(a.store, triplets=a.triplets, renders=a.renders, nulls=a.nulls, progress=True)
+    print(res.table())
+    bad = [r for r in res.metamers(successful=True) if r.pc > 0.45]
+    ok = res.metamers(successful=True)
+    print(f"successful metamers: {len(ok)}; picked on more than 45 % of fresh triplets: {len(bad)}; "
+          f"null draws: median pc {np.median([r.pc for r in res.nulls()]) if res.nulls() else float('nan'):.3f}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
