@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.controls import noise_floor_table
 from analysis.report import save_figure, write_report
+from stimuli.csvsafe import safe_frame
 
 if TYPE_CHECKING:
     from analysis.api import AnalysisResult
@@ -85,9 +87,13 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(exist_ok=True)
     files: list[Path] = []
-    for name, df in result.tables().items():
+    tables_out = dict(result.tables())
+    noise_floor = noise_floor_table(result.data.trials)
+    if len(noise_floor):
+        tables_out["noise_floor"] = noise_floor
+    for name, df in tables_out.items():
         path = out / "tables" / f"{name}.csv"
-        integer_columns(df).to_csv(path, index=False)
+        safe_frame(integer_columns(df)).to_csv(path, index=False)  # no cell runs as a spreadsheet formula
         files.append(path)
     figs: dict[str, tuple[Path, str]] = {}
     fdir = out / "figures"
@@ -156,6 +162,11 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         )
     if result.mixed is not None:
         tables["Mixed model effects"] = (result.mixed.effects, "mixed_effects.csv")
+    if len(noise_floor):
+        tables["Noise-floor control: odd item = another render of the target (chance 1/3; these trials only)"] = (
+            noise_floor,
+            "noise_floor.csv",
+        )
     tables["Proportion correct (n) per participant x condition"] = (
         _wide_pc(result.participant_conditions),
         "summary_participant_conditions.csv",

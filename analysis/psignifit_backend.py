@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.psychometric import _aggregate, check_distances
+from analysis.psychometric_data import _aggregate, check_distances
 from stimuli.errors import MRDError
 
 _WIDTH_ALPHA = 0.05

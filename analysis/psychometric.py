@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.oddity import GUESS_RATE
+from analysis.psychometric_data import _aggregate, check_distances
 
 LAPSE_MAX = 0.5
 """Upper bound of the lapse rate."""
@@ -127,13 +128,6 @@ class PsychometricFit:
         )
 
 
-def _aggregate(x: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ux, inv = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-    k = np.bincount(inv, weights=np.asarray(correct, dtype=float), minlength=len(ux))
-    n = np.bincount(inv, minlength=len(ux)).astype(float)
-    return ux, k, n
-
-
 def _mle(
     ux: np.ndarray, k: np.ndarray, n: np.ndarray, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, bool]:
@@ -157,30 +151,6 @@ def _mle(
             best = res
     assert best is not None
     return best.x, float(best.fun), bool(best.success)
-
-
-def check_distances(x: np.ndarray, what: str = "distance") -> None:
-    """Refuse negative, infinite or NaN distances with a message naming the first bad value.
-
-    Distances within 1e-9 below 0 (floating-point rounding of ``1 - cosine``) pass and count as 0.
-
-    Examples
-    --------
-    >>> check_distances(np.array([0.1, -0.2]))
-    Traceback (most recent call last):
-    ...
-    stimuli.errors.MRDError: psychometric fit: distance -0.2 (trial 2 of 2) is negative; distances must be finite and >= 0 (larger = more different)
-    """
-    from stimuli.errors import MRDError
-
-    bad = ~np.isfinite(x) | (x < -1e-9)  # rounding (cosine a hair above 1) is not an error
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        kind = "negative" if np.isfinite(x[i]) else ("not a number" if np.isnan(x[i]) else "infinite")
-        raise MRDError(
-            f"psychometric fit: {what} {x[i]:g} (trial {i + 1} of {len(x)}) is {kind}; distances must be finite "
-            "and >= 0 (larger = more different)"
-        )
 
 
 def fit_psychometric(

@@ -70,7 +70,8 @@ def methods_text(
             f"{len(incomplete)} incomplete session(s) included"
             f"{': ' + ', '.join(incomplete) if incomplete else ''}) "
             f"on {a['item'].nunique()} metamers of the stimulus set {Path(source['stimuli']).name} "
-            f"(digest {source['digest'][:12]}..., checked for every session)."
+            f"(digest {source['digest'][:12]}...: {source.get('digest_check', 'not verified')}; stored numbers: "
+            f"{source.get('metadata_check', 'not verified')})."
         )
         parts.append(
             f"Excluded from the analyses but reported: {_n(practice)} practice trials and "
