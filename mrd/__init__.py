@@ -20,10 +20,8 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from mrd._llvm import ensure_llvm
+from stimuli.lazy import lazy_exports
 
 ensure_llvm()
 
@@ -41,9 +39,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module, attr = _EXPORTS[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'mrd' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -72,7 +72,9 @@ __all__ = [
     "StartSpec",
     "SynthesisSettings",
     "TextureSpec",
+    "format_validation_error",
     "load_config",
+    "model_key",
     "parse_config",
 ]
 

@@ -55,6 +55,21 @@ def as_numpy(value: Any, like: np.ndarray) -> np.ndarray:
     return np.asarray(value, np.float32).reshape(np.shape(like))
 
 
+def override_values(explicit: Mapping[str, Any], drawn: Values, skip: tuple[str, ...] = ()) -> Values:
+    """``drawn`` with the values an explicit start names (broadcast to their shapes), except ``skip``.
+
+    Examples
+    --------
+    >>> override_values({"a": 2.0}, {"a": np.zeros(3, np.float32), "b": np.ones(1)})["a"].tolist()
+    [2.0, 2.0, 2.0]
+    """
+    for name, value in explicit.items():
+        if name not in skip and name in drawn:
+            v = np.asarray(value, np.float32)
+            drawn[name] = np.broadcast_to(v, drawn[name].shape).astype(np.float32).copy()
+    return drawn
+
+
 def copy_values(values: Mapping[str, np.ndarray]) -> Values:
     """A copy of one group's values (arrays copied)."""
     return {k: np.array(v, copy=True) for k, v in values.items()}

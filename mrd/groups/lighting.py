@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from mrd.groups.base import GroupParam, ParameterGroup, Params, Values, as_numpy, copy_values
+from mrd.groups.base import GroupParam, ParameterGroup, Params, Values, as_numpy, copy_values, override_values
 from mrd.render.renderer import to_drjit
 from mrd.render.scene import ENV, LIGHT
 from mrd.specbase import Color, Number, Range, StrictModel, check_range
@@ -161,11 +161,7 @@ class Lighting(ParameterGroup):
         return tv
 
     def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, **_: Any) -> Values:
-        for name, value in explicit.items():
-            if name in drawn:
-                v = np.asarray(value, np.float32)
-                drawn[name] = np.broadcast_to(v, drawn[name].shape).astype(np.float32).copy()
-        return drawn
+        return override_values(explicit, drawn)
 
     def parametrise(self, start: Values, cfg: Any, target: Params) -> GroupParam:
         return LightingParam(start, cfg.optimize.vary_lighting)

@@ -28,7 +28,16 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from mrd.groups.base import GroupParam, ParameterGroup, Params, Values, as_numpy, copy_values, logit
+from mrd.groups.base import (
+    GroupParam,
+    ParameterGroup,
+    Params,
+    Values,
+    as_numpy,
+    copy_values,
+    logit,
+    override_values,
+)
 from mrd.render.color import delta_e, srgb_to_linear
 from mrd.render.renderer import to_drjit
 from mrd.render.scene import OBJECT
@@ -226,11 +235,7 @@ class Material(ParameterGroup):
         return tv
 
     def explicit_start(self, explicit: Any, drawn: Values, resolve: Callable[[str], Path] = Path, **_: Any) -> Values:
-        for name, value in explicit.items():
-            if name != "texture" and name in drawn:
-                v = np.asarray(value, np.float32)
-                drawn[name] = np.broadcast_to(v, drawn[name].shape).astype(np.float32).copy()
-        return drawn
+        return override_values(explicit, drawn, skip=("texture",))
 
     def parametrise(self, start: Values, cfg: Any, target: Params) -> GroupParam:
         return MaterialParam(start, cfg.optimize.vary_material)

@@ -12,8 +12,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stimuli.lazy import lazy_exports
 
 _EXPORTS = {
     "ModelSpec": "mrd.models.spec",
@@ -31,8 +30,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mrd.models' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

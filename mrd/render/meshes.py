@@ -195,15 +195,7 @@ def harmonic(coefficients: np.ndarray, subdivisions: int = 3, scale: float = 1.0
         raise MRDError(f"harmonic shape: {c.size} coefficients is not (L+1)^2-1 for any degree L >= 1")
     base = icosphere(subdivisions)
     d = base.vertices.astype(np.float64)
-    theta = np.arccos(np.clip(d[:, 1], -1, 1))  # polar angle from +y
-    phi = np.arctan2(d[:, 2], d[:, 0])
-    r = np.ones(len(d))
-    i = 0
-    for deg in range(1, degree + 1):
-        for m in range(-deg, deg + 1):
-            r += c[i] * _real_sh(deg, m, theta, phi)
-            i += 1
-    r = np.maximum(r, 0.15)
+    r = np.maximum(harmonic_field(c, d), 0.15)
     return _fit(Mesh(d * r[:, None], base.faces, base.uv), scale)
 
 

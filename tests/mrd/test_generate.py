@@ -235,7 +235,7 @@ def test_cli_generate_and_its_errors(tmp_path, capsys):
     assert "different config" in capsys.readouterr().err
 
 
-def test_demo_config_makes_a_valid_set_whose_metamers_mostly_succeed(tmp_path):
+def test_demo_config_makes_a_valid_set_whose_flags_follow_the_strict_criterion(tmp_path):
     cfg = tmp_path / "demo.toml"
     shutil.copy(SETS / "demo.toml", cfg)
     out = tmp_path / "demo.h5"
@@ -244,12 +244,17 @@ def test_demo_config_makes_a_valid_set_whose_metamers_mostly_succeed(tmp_path):
     with StimulusSet(out) as s:
         metamers = [s.metamer(mid, images=False) for mid in s.metamer_ids]
         assert s.scene_display("blob_red").shape == (2, 64, 64, 3)
-    successes = [m.success for m in metamers]
-    assert sum(successes) >= 3, [
-        (m.metamer_id, m.similarity[m.model_id].mean_cosine, m.similarity[m.model_id].null_max_cosine)
-        for m in metamers
-    ]
+    from stimuli.success import success_rule
+
     for m in metamers:
+        # the stored flag is exactly the strict rule on the stored numbers
+        assert m.criterion is not None and m.success == success_rule(m.criterion)
+        graded = m.info["criterion_graded"]
+        assert graded["null_k"] == 30 and graded["oddity_n"] >= 200
+        assert m.renders.shape[0] == 4 if m.renders is not None and m.renders.size else True
         sim = m.similarity[m.model_id]
-        assert m.success == (sim.mean_cosine > sim.null_max_cosine)
-        assert sim.cosine.shape == (2, 3) and sim.null_cosine.shape == (4, 3)
+        assert sim.cosine.shape == (2, 3) and sim.null_cosine.shape == (30, 3)
+        # the demo's short loose-stop runs are partial metamers: the model still tells them apart
+        # (measured: oddity pc 1.0 at distance ratios 1.1-1.7); the store must say so, not claim success
+        if graded["distance_ratio"] > 1.05:
+            assert m.criterion["oddity_pc"] > 0.45 and not m.success
