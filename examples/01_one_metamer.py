@@ -42,7 +42,7 @@ def main(out: Path) -> Path:
           f"{target.params['material']['base_color'].round(2)}, metamer {metamer.final['base_color'].round(2)}")
 
     fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-    for ax, img, title in zip(axes, (target.display[0], start_img[0], final_img[0]), ("target", "start", "metamer")):
+    for ax, img, title in zip(axes, (target.display[0], start_img[0], final_img[0]), ("target", "start", "metamer"), strict=False):
         ax.imshow(img)
         ax.set_title(title)
         ax.axis("off")
