@@ -30,7 +30,7 @@ def tiny_config(tmp: Path) -> Path:
     """The demo config cut down: one scene, 32 px, 3 steps; 4 jobs (material and shape, seeds 0 and 1)."""
     text = DEMO.read_text()
     for old, new in (("resolution = 64", "resolution = 32"), ("display_spp = 256", "display_spp = 16"),
-                     ("steps = 60", "steps = 3"), ("draws = 4", "draws = 2")):
+                     ("steps = 60", "steps = 3"), ("draws = 30", "draws = 3")):
         assert old in text, f"demo.toml no longer has {old!r}; update this test"
         text = text.replace(old, new)
     text = text.replace('scenes = "*"', 'scenes = ["blob_red"]').replace("seeds = [0]", "seeds = [0, 1]")
