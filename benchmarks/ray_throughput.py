@@ -38,7 +38,7 @@ def quick_config(folder: Path) -> Path:
     """The demo config cut down (32 px, 10 steps, 64 display spp, 2 null draws)."""
     text = DEMO.read_text()
     for old, new in (("resolution = 64", "resolution = 32"), ("display_spp = 256", "display_spp = 64"),
-                     ("steps = 60", "steps = 10"), ("draws = 4", "draws = 2")):
+                     ("steps = 60", "steps = 10"), ("draws = 30", "draws = 2")):
         text = text.replace(old, new)
     path = folder / "demo_quick.toml"
     path.write_text(text)
