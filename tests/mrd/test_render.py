@@ -145,7 +145,7 @@ def test_display_renders_are_deterministic_and_show_the_object(blob_scene):
         R.MAX_SAMPLES_PER_PASS = old
     assert abs(split.mean() - a.mean()) < 0.01
     json_like = describe(r.layout, params, spec)
-    assert json_like["integrator"]["shape"] == {"type": "direct_projective", "sppi": 0}
+    assert json_like["integrator"]["shape"] == {"type": "direct_projective", "max_depth": r.layout.max_depth, "sppi": 0}
 
 
 def test_textures_lights_and_environments_render():
