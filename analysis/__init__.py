@@ -2,7 +2,7 @@
 
 Modules: :mod:`~analysis.oddity` (oddity signal detection: pc <-> d'), :mod:`~analysis.load` (session
 data with the stimulus set, or a plain trial table), :mod:`~analysis.summaries`, :mod:`~analysis.mixed`
-(binomial mixed model: Laplace fit as glmer, VB, GEE), :mod:`~analysis.glmm`, :mod:`~analysis.dprime_effects`, :mod:`~analysis.intervals`, :mod:`~analysis.psychometric`, :mod:`~analysis.correlation`,
+(binomial mixed model: Laplace fit as glmer, VB, GEE), :mod:`~analysis.glmm` (with :mod:`~analysis.glmm_terms` and the links of :mod:`~analysis.binomial`), :mod:`~analysis.dprime_effects`, :mod:`~analysis.intervals`, :mod:`~analysis.psychometric`, :mod:`~analysis.correlation`,
 :mod:`~analysis.observer` (model observer), :mod:`~analysis.figures`, :mod:`~analysis.report`,
 :mod:`~analysis.api` (:func:`analyze`), :mod:`~analysis.synthetic` (synthetic data with known truth) and
 :mod:`~analysis.commands` (``mrd analyze``). Imports neither PsychoPy nor torch nor ``mrd``.

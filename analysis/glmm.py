@@ -21,8 +21,8 @@ gradient); the conditional ones (``theta`` treated as known) are given too.
 term in each row, so memory grows with trials x (coefficients per row), never trials x levels;
 the ``q x q`` system (``q`` = number of random-effect coefficients) is dense.
 
-Links: the logit, and the oddity guess-rate link ``mu = g + (1 - g) logistic(eta)`` (psyphy's
-``mafc.logit(m)`` with ``g = 1/m``).
+Links (:mod:`analysis.binomial`): the logit, and the oddity guess-rate link
+``mu = g + (1 - g) logistic(eta)`` (psyphy's ``mafc.logit(m)`` with ``g = 1/m``).
 
 Examples
 --------
@@ -40,222 +40,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize, sparse, special
+from scipy import linalg, optimize, sparse
 
-
-@dataclass(frozen=True)
-class Link:
-    """Inverse link ``mu = guess + (1 - guess) * logistic(eta)`` (``guess = 0``: the logit).
-
-    Examples
-    --------
-    >>> round(float(oddity_link(3).mu(np.array(0.0))), 6)
-    0.666667
-    """
-
-    name: str = "logit"
-    guess: float = 0.0
-
-    def mu(self, eta: np.ndarray) -> np.ndarray:
-        """Probability of a correct response."""
-        return self.guess + (1.0 - self.guess) * special.expit(eta)
-
-    def eta(self, mu: np.ndarray) -> np.ndarray:
-        """Linear predictor of a probability (``-inf`` at or below the guess rate)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return special.logit((np.asarray(mu, float) - self.guess) / (1.0 - self.guess))
-
-
-LOGIT = Link()
-
-
-def oddity_link(m: int = 3) -> Link:
-    """psyphy's ``mafc.logit(m)``: guess rate ``1/m`` (3-item oddity: ``m = 3``).
-
-    Examples
-    --------
-    >>> oddity_link().name
-    'mafc.logit(3)'
-    """
-    return Link(f"mafc.logit({m})", 1.0 / m)
-
-
-@dataclass
-class _Family:
-    loglik: float
-    score: np.ndarray  # d loglik / d eta
-    w: np.ndarray  # Fisher (IRLS) weight
-    wo: np.ndarray  # observed information -d score / d eta
-    dw: np.ndarray  # d w / d eta
-
-
-def _loglik(eta: np.ndarray, k: np.ndarray, m: np.ndarray, link: Link) -> float:
-    """Log-likelihood of ``k`` correct out of ``m`` trials per row (Bernoulli sum, no binomial constant)."""
-    le = special.log_expit(eta)
-    if link.guess == 0:
-        return float(m @ le - (m - k) @ eta)  # log(1 - expit(eta)) = log_expit(eta) - eta
-    g = link.guess
-    log_mu = np.logaddexp(np.log(g), np.log1p(-g) + le)
-    return float(k @ log_mu + (m - k) @ (le - eta + np.log1p(-g)))
-
-
-def _family(eta: np.ndarray, k: np.ndarray, m: np.ndarray, link: Link) -> _Family:
-    g = link.guess
-    le = special.log_expit(eta)
-    s = np.exp(le)
-    mu = g + (1.0 - g) * s
-    m1 = (1.0 - g) * s * (1.0 - s)
-    res = k - m * mu
-    if g == 0:
-        w = m * m1
-        return _Family(float(m @ le - (m - k) @ eta), res, w, w, w * (1.0 - 2.0 * s))
-    log_mu = np.logaddexp(np.log(g), np.log1p(-g) + le)
-    loglik = float(k @ log_mu + (m - k) @ (le - eta + np.log1p(-g)))
-    r = s / mu  # m1 / var(mu), stable at the extremes
-    w = m * m1 * r
-    wo = w - res * (r * (1.0 - 2.0 * s) - r * r * (1.0 - 2.0 * mu))
-    dw = w * (2.0 * (1.0 - 2.0 * s) - r * (1.0 - 2.0 * mu))
-    return _Family(loglik, res * r, w, wo, dw)
-
-
-@dataclass
-class RandomTerm:
-    """One random-effects term ``(z | group)``.
-
-    Attributes
-    ----------
-    group : str
-        Name of the grouping factor.
-    codes : numpy.ndarray
-        Level index per trial (0..m-1).
-    levels : list of str
-        Level names.
-    z : numpy.ndarray
-        ``(n, q)`` model matrix of the term (column 0 is usually the intercept).
-    names : list of str
-        Column names of ``z``.
-    """
-
-    group: str
-    codes: np.ndarray
-    levels: list[str]
-    z: np.ndarray
-    names: list[str]
-
-
-@dataclass
-class LaplaceFit:
-    """Result of :func:`fit_laplace`.
-
-    Attributes
-    ----------
-    beta : numpy.ndarray
-        Fixed effects.
-    theta : numpy.ndarray
-        Relative covariance factors (lme4's ``theta``).
-    vcov : numpy.ndarray
-        Covariance of ``beta`` (glmer's default, from the Hessian over ``theta`` and ``beta``).
-    vcov_conditional : numpy.ndarray
-        Covariance of ``beta`` with ``theta`` treated as known.
-    cov_full : numpy.ndarray
-        ``2 H^-1`` over ``(theta, beta)`` (NaN where the Hessian is not positive definite).
-    deviance : float
-        Laplace approximation of ``-2 log L``.
-    u : numpy.ndarray
-        Spherical conditional modes.
-    converged : bool
-        Whether the optimiser reported success and the Hessian is positive definite.
-    n_evaluations : int
-        Deviance evaluations.
-    notes : list of str
-        Problems met (boundary fit, non-positive-definite Hessian).
-    n_cells : int
-        Rows after collapsing trials with identical covariates into binomial counts.
-    """
-
-    beta: np.ndarray
-    theta: np.ndarray
-    vcov: np.ndarray
-    vcov_conditional: np.ndarray
-    cov_full: np.ndarray
-    deviance: float
-    u: np.ndarray
-    terms: list[RandomTerm]
-    link: Link
-    converged: bool
-    n_evaluations: int
-    notes: list[str] = field(default_factory=list)
-    n_cells: int = 0
-
-    @property
-    def se(self) -> np.ndarray:
-        """Standard errors of ``beta``."""
-        return np.sqrt(np.diag(self.vcov))
-
-    def covariances(self) -> list[np.ndarray]:
-        """Random-effect covariance matrix ``T T'`` of each term."""
-        out, i = [], 0
-        for t in self.terms:
-            q = t.z.shape[1]
-            tm = _tri(self.theta[i : i + _ntheta(q)], q)
-            out.append(tm @ tm.T)
-            i += _ntheta(q)
-        return out
-
-    def sd(self) -> list[tuple[str, str, float]]:
-        """``(group, column, SD)`` of every random coefficient."""
-        return [
-            (t.group, name, float(np.sqrt(c[j, j])))
-            for t, c in zip(self.terms, self.covariances(), strict=True)
-            for j, name in enumerate(t.names)
-        ]
-
-    def cor(self) -> list[tuple[str, str, str, float]]:
-        """``(group, column a, column b, correlation)`` within each term."""
-        rows = []
-        for t, c in zip(self.terms, self.covariances(), strict=True):
-            d = np.sqrt(np.diag(c))
-            for a in range(len(t.names)):
-                for b in range(a + 1, len(t.names)):
-                    r = c[a, b] / (d[a] * d[b]) if d[a] > 0 and d[b] > 0 else np.nan
-                    rows.append((t.group, t.names[a], t.names[b], float(r)))
-        return rows
-
-    def sd_se(self) -> np.ndarray:
-        """Delta-method standard errors of the SDs in :meth:`sd` (from ``cov_full``)."""
-        out, i = [], 0
-        ct = self.cov_full[: len(self.theta), : len(self.theta)]
-        for t in self.terms:
-            q = t.z.shape[1]
-            th = self.theta[i : i + _ntheta(q)]
-            tm = _tri(th, q)
-            for j in range(q):
-                sd = np.sqrt(np.sum(tm[j] ** 2))
-                grad = np.zeros(len(self.theta))
-                for k, (r, c) in enumerate(_tri_index(q)):
-                    if r == j:
-                        grad[i + k] = tm[r, c] / sd if sd > 0 else 0.0
-                out.append(float(np.sqrt(max(grad @ ct @ grad, 0.0))) if np.isfinite(ct).all() else np.nan)
-            i += _ntheta(q)
-        return np.array(out)
-
-
-def _ntheta(q: int) -> int:
-    return q * (q + 1) // 2
-
-
-def _tri_index(q: int) -> list[tuple[int, int]]:
-    return [(r, c) for c in range(q) for r in range(c, q)]
-
-
-def _tri(theta: np.ndarray, q: int) -> np.ndarray:
-    t = np.zeros((q, q))
-    for k, (r, c) in enumerate(_tri_index(q)):
-        t[r, c] = theta[k]
-    return t
+from analysis.binomial import LOGIT, Family, Link, family, fit_glm, loglik
+from analysis.glmm_terms import LaplaceFit, RandomTerm, ntheta, tri, tri_index
 
 
 def _aggregate(
@@ -294,7 +84,7 @@ class _Problem:
             for j in range(q):
                 cols.append(col_off + t.codes.astype(np.int64) * q + j)
             zs.append(t.z)
-            for r, c in _tri_index(q):
+            for r, c in tri_index(q):
                 self.theta_map.append((ti, r, c, r_off))
                 self.lower.append(0.0 if r == c else -np.inf)
             col_off += len(t.levels) * q
@@ -312,8 +102,8 @@ class _Problem:
         out, i, r_off = np.empty((self.n, self.r)), 0, 0
         for t in self.terms:
             q = t.z.shape[1]
-            out[:, r_off : r_off + q] = t.z @ _tri(theta[i : i + _ntheta(q)], q)
-            i += _ntheta(q)
+            out[:, r_off : r_off + q] = t.z @ tri(theta[i : i + ntheta(q)], q)
+            i += ntheta(q)
             r_off += q
         return out
 
@@ -338,7 +128,7 @@ class _Problem:
         h[np.diag_indices_from(h)] += 1.0
         return h
 
-    def _newton_factor(self, a: sparse.csr_matrix, fam: _Family) -> tuple:
+    def _newton_factor(self, a: sparse.csr_matrix, fam: Family) -> tuple:
         # Newton (observed information) converges quadratically; Fisher scoring (what the Laplace
         # determinant uses) only linearly for a non-canonical link. Same mode either way.
         if self.link.guess:
@@ -351,11 +141,11 @@ class _Problem:
     def pirls(self, a: sparse.csr_matrix, eta0: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         def pen(v: np.ndarray) -> tuple[float, np.ndarray]:
             e = eta0 + a @ v
-            return -2.0 * _loglik(e, self.k, self.m, self.link) + float(v @ v), e
+            return -2.0 * loglik(e, self.k, self.m, self.link) + float(v @ v), e
 
         pval, eta = pen(u)
         for _ in range(200):
-            fam = _family(eta, self.k, self.m, self.link)
+            fam = family(eta, self.k, self.m, self.link)
             grad = a.T @ fam.score - u
             d = linalg.cho_solve(self._newton_factor(a, fam), grad)
             dec = float(grad @ d)
@@ -380,7 +170,7 @@ class _Problem:
         eta0 = self.x @ beta + self.offset
         u, eta = self.pirls(a, eta0, self.u.copy())
         self.u = u
-        fam = _family(eta, self.k, self.m, self.link)
+        fam = family(eta, self.k, self.m, self.link)
         cf = linalg.cho_factor(self._h(a, fam.w))
         ldet = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
         dev = -2.0 * fam.loglik + float(u @ u) + ldet
@@ -419,46 +209,11 @@ class _Problem:
         nt = len(self.theta_map)
         a = self.matrix(self.vals(x[:nt]))
         eta = self.x @ x[nt:] + self.offset + a @ self.u
-        fam = _family(eta, self.k, self.m, self.link)
+        fam = family(eta, self.k, self.m, self.link)
         cf = linalg.cho_factor(self._h(a, fam.w))
         awx = a.T @ (fam.w[:, None] * self.x)
         info = self.x.T @ (fam.w[:, None] * self.x) - awx.T @ linalg.cho_solve(cf, awx)
         return np.linalg.inv(info)
-
-
-def fit_glm(y: np.ndarray, x: np.ndarray, link: Link = LOGIT, offset: np.ndarray | None = None) -> tuple:
-    """Maximum-likelihood binomial GLM (Fisher scoring): ``(beta, vcov, deviance)``.
-
-    ``vcov`` is the inverse Fisher information, as R's ``summary(glm(...))`` reports it.
-
-    Examples
-    --------
-    >>> x = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1]])
-    >>> beta, vcov, dev = fit_glm(np.array([1, 0, 1, 1, 1, 0.0]), x)
-    >>> [round(float(b), 6) + 0.0 for b in beta]
-    [0.693147, 0.0]
-    """
-    y = np.asarray(y, float)
-    off = np.zeros(len(y)) if offset is None else offset
-    one = np.ones(len(y))
-    pc = np.clip((y.mean() - link.guess) / (1 - link.guess), 0.05, 0.95)
-    beta = np.linalg.lstsq(x, np.full(len(y), special.logit(pc)), rcond=None)[0]
-    dev = np.inf
-    for _ in range(200):
-        fam = _family(x @ beta + off, y, one, link)
-        info = x.T @ (fam.w[:, None] * x)
-        step = np.linalg.solve(info, x.T @ fam.score)
-        t = 1.0
-        while True:
-            new = -2.0 * _loglik(x @ (beta + t * step) + off, y, one, link)
-            if new <= dev + 1e-10 * abs(new) or t < 1e-8:
-                break
-            t *= 0.5
-        beta, old, dev = beta + t * step, dev, new
-        if abs(old - dev) < 1e-13 * (abs(dev) + 1.0) and np.max(np.abs(t * step)) < 1e-10:
-            break
-    fam = _family(x @ beta + off, y, one, link)
-    return beta, np.linalg.inv(x.T @ (fam.w[:, None] * x)), -2.0 * fam.loglik
 
 
 def fit_laplace(

@@ -48,7 +48,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.glmm import LOGIT, LaplaceFit, RandomTerm, fit_laplace, oddity_link
+from analysis.binomial import LOGIT, oddity_link
+from analysis.glmm import fit_laplace
+from analysis.glmm_terms import LaplaceFit, RandomTerm
 from stimuli.errors import MRDError
 
 COLUMNS = ["method", "term", "kind", "estimate", "sd", "lo", "hi", "p_value"]

@@ -15,7 +15,9 @@ import pandas as pd
 import patsy
 import pytest
 
-from analysis.glmm import LOGIT, RandomTerm, _Problem, fit_glm, oddity_link
+from analysis.binomial import LOGIT, fit_glm, oddity_link
+from analysis.glmm import _Problem
+from analysis.glmm_terms import RandomTerm
 from analysis.load_table import load_trials_table
 from analysis.mixed import fit_mixed
 
