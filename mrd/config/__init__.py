@@ -8,18 +8,10 @@ offending value and what would be valid.
 
 Examples
 --------
->>> text = '''
-... [[models]]
-... name = "mobilenetv2_100"
-... layers = ["blocks.2"]
-... [[scenes]]
-... id = "ball"
-... [[metamers]]
-... groups = ["material"]
-... '''
->>> cfg = parse_config(text, "inline.toml")
->>> [job.metamer_id for job in cfg.jobs()]
-['ball.material.mobilenetv2_100.s0']
+>>> from pathlib import Path
+>>> cfg, _ = load_config(Path(__file__).parents[2] / "stimuli" / "sets" / "demo.toml")
+>>> sorted({job.group for job in cfg.jobs()})
+['material', 'shape']
 """
 
 from mrd.config.setconfig import *  # noqa: F403  (the names of __all__)

@@ -84,7 +84,8 @@ def recheck(
     from mrd.synthesis.distances import render_features
     from mrd.synthesis.generate import Generator
     from mrd.synthesis.metamer import Metamer
-    from mrd.synthesis.seeds import stable_seed
+    from mrd.synthesis.null import null_params
+    from mrd.synthesis.seeds import Seeds, stable_seed
     from stimuli import StimulusSet
 
     with StimulusSet(store) as s:
@@ -103,8 +104,7 @@ def recheck(
             raise MRDError(f"{store}: metamer {mid}: its model {rec.model_id!r} is not in the stored config")
         target = gen.target(rec.scene_id)
         m = Metamer(target, models[rec.model_id], rec.group, cfg, model_id=rec.model_id, null_display=np.zeros((0,)))
-        m.seeds = __import__("mrd.synthesis.seeds", fromlist=["Seeds"]).Seeds(cfg.seed, rec.scene_id, rec.group,
-                                                                          rec.model_id, rec.seed)  # fmt: skip
+        m.seeds = Seeds(cfg.seed, rec.scene_id, rec.group, rec.model_id, rec.seed)
         fresh = [stable_seed(RECHECK_SEED, mid, "target", i) for i in range(renders)]
         t_feats = render_features(m.model, m.display_renders(copy_params(target.params), fresh))
         final = copy_params(target.params)
@@ -118,8 +118,6 @@ def recheck(
         if key in done_nulls:
             continue
         done_nulls.add(key)
-        from mrd.synthesis.null import null_params
-
         for k, p in enumerate(null_params(rec.group, cfg, target.params, nulls, stable_seed(RECHECK_SEED, *key))):
             seeds = [stable_seed(RECHECK_SEED, *key, k, i) for i in range(renders)]
             n_feats = render_features(m.model, m.display_renders(p, seeds))
