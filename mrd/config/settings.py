@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from mrd.groups.lighting import LIGHTING_PARAMS, LightingPrior
 from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.shape import ShapePrior
+from mrd.render.renderer import SHAPE_SPPC, SHAPE_SPPP
 from mrd.specbase import Flag, Integer, Number, StrictModel
 
 
@@ -73,6 +74,11 @@ class OptimizeSettings(StrictModel):
     steps: Integer(ge=1, le=100000) = 100
     lr: LearningRates = LearningRates()
     distance: Literal["rel_l2", "cosine"] = "rel_l2"
+    gradient: Literal["independent", "same_render"] = Field(
+        "independent",
+        description="gradient estimator: residual and Jacobian from independent renders (unbiased at the target; "
+        "two renders per step) or from the same render (biased: material metamers drift off the optimum)",
+    )
     target_renders: Integer(ge=1, le=1024) = Field(
         8,
         description="noisy target renders (optimisation spp) averaged into the objective's target",
@@ -125,6 +131,16 @@ class OptimizeSettings(StrictModel):
     )
     sppi: Integer(ge=0, le=4096) = Field(
         0, description="shape: projective integrator's importance samples for guiding (0 = off; >0 costs ~100x)"
+    )
+    sppc: Integer(ge=0, le=4096) = Field(
+        SHAPE_SPPC,
+        description="shape: samples per pixel of the projective gradient's continuous (interior) term "
+        "(0 = render.spp; docs/generate.md 'Shape gradients')",
+    )
+    sppp: Integer(ge=0, le=4096) = Field(
+        SHAPE_SPPP,
+        description="shape: samples per pixel of the projective gradient's silhouette term "
+        "(0 = render.spp; docs/generate.md 'Shape gradients')",
     )
 
     @model_validator(mode="before")

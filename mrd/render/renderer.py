@@ -2,8 +2,11 @@
 
 One Mitsuba scene holds every camera as its own sensor; view ``i`` is rendered with
 ``mi.render(..., sensor=i)``. Material and lighting gradients use ``prb``; shape gradients use
-``direct_projective`` with ``sppi=0`` (its default guiding costs ~40 s per step on a CPU) and
-films with ``sample_border=True``. Every call takes a seed; callers pass a new one each step.
+``direct_projective`` (``prb_projective`` beyond direct light) with ``sppi=0`` (its default guiding
+costs ~40 s per step on a CPU) and films with ``sample_border=True``. The projective integrator's
+own sample counts for the continuous (``sppc``) and silhouette (``sppp``) gradient terms hold
+because its renders pass a runtime spp of 0 (:func:`render_projective`). Every call takes a seed;
+callers pass a new one each step.
 Display renders are plain ``prb`` renders at high spp, split into passes so memory stays flat.
 
 Examples
@@ -31,6 +34,11 @@ from mrd.render.scene import ENV, Layout, env_weights, scene_dict
 from stimuli.records import Params
 
 ParamsWriter = Callable[[Any, Params, "tuple[str, ...] | None"], None]
+
+SHAPE_SPPC = 0
+"""Default samples per pixel of the shape gradient's continuous term (``optimize.sppc``; 0: the render's spp)."""
+SHAPE_SPPP = 0
+"""Default samples per pixel of the shape gradient's silhouette term (``optimize.sppp``; 0: the render's spp)."""
 
 MAX_SAMPLES_PER_PASS = 1 << 22
 """Upper bound on pixel samples per display-render pass (keeps memory flat at any spp)."""
@@ -71,7 +79,7 @@ class Renderer:
         self.n_views = len(layout.views)
         self.integrators = {
             "prb": mi.load_dict({"type": "prb", "max_depth": layout.max_depth}),
-            "projective": mi.load_dict(projective_integrator(layout.max_depth, int(layout.extra.get("sppi", 0)))),
+            "projective": mi.load_dict(projective_integrator(layout.max_depth, *projective_counts(layout))),
         }
         if layout.environment == "gradient":
             h, w, c = self.params[f"{ENV}.data"].shape
@@ -136,6 +144,9 @@ class Renderer:
         import mitsuba as mi
 
         integ = self.integrators[integrator]
+        if integrator == "projective":
+            return [render_projective(self.scene, self.params, i, spp, _seed(seed + i), integ)
+                    for i in range(self.n_views)]  # fmt: skip
         return [
             mi.render(self.scene, self.params, sensor=i, spp=spp, seed=_seed(seed + i), integrator=integ)
             for i in range(self.n_views)
@@ -166,21 +177,87 @@ class Renderer:
         return (out / spp).astype(np.float32)
 
 
-def projective_integrator(max_depth: int, sppi: int = 0) -> dict[str, Any]:
+def render_projective(scene: Any, params: Any, sensor: int, spp: int, seed: int, integrator: Any) -> Any:
+    """A differentiable render with a projective integrator whose own gradient sample counts hold.
+
+    Mitsuba 3.9 lets a non-zero runtime ``spp`` (and ``spp_grad``, which copies it) of ``mi.render``
+    override the integrator's ``sppc``, ``sppp`` and ``sppi``; only an explicit 0 in the integrator
+    survives. So the primal sample count goes to the sensor's sampler and ``mi.render`` gets
+    ``spp = spp_grad = 0``: the primal image is rendered with ``spp`` samples exactly as before,
+    and the backward pass uses the integrator's ``sppc`` / ``sppp`` (or ``spp`` where unset).
+
+    Parameters
+    ----------
+    scene : mitsuba.Scene
+    params : mitsuba.SceneParameters
+    sensor : int
+        Sensor index.
+    spp : int
+        Samples per pixel of the primal image.
+    seed : int
+    integrator : mitsuba.Integrator
+        A ``direct_projective`` or ``prb_projective`` integrator.
+
+    Returns
+    -------
+    mitsuba.TensorXf
+        ``(H, W, 3)`` linear radiance.
+
+    Examples
+    --------
+    >>> from mrd.render.variant import use_variant
+    >>> _ = use_variant("llvm_ad_rgb")
+    >>> import mitsuba as mi
+    >>> from mrd.config import SceneSpec, RenderSettings
+    >>> from mrd.groups import renderer_for, target_params
+    >>> from mrd.synthesis.target import layout_for
+    >>> r = renderer_for(layout_for(SceneSpec(id="a"), RenderSettings(resolution=8, views=1, max_depth=2)),
+    ...                  target_params(SceneSpec(id="a")))
+    >>> integ = mi.load_dict(projective_integrator(2, sppc=4, sppp=1))
+    >>> render_projective(r.scene, r.params, 0, 2, 0, integ).shape
+    (8, 8, 3)
+    """
+    import mitsuba as mi
+
+    scene.sensors()[sensor].sampler().set_sample_count(int(spp))
+    return mi.render(scene, params, sensor=sensor, spp=0, spp_grad=0, seed=seed, integrator=integrator)
+
+
+def projective_counts(layout: Layout) -> tuple[int, int, int]:
+    """``(sppi, sppc, sppp)`` of a layout's shape-gradient integrator (``layout.extra``, else the defaults).
+
+    Examples
+    --------
+    >>> from mrd.render.scene import Layout
+    >>> projective_counts(Layout(views=[], size=(8, 8), extra={"sppc": 32, "sppp": 4}))
+    (0, 32, 4)
+    """
+    x = layout.extra
+    return int(x.get("sppi", 0)), int(x.get("sppc", SHAPE_SPPC)), int(x.get("sppp", SHAPE_SPPP))
+
+
+def projective_integrator(max_depth: int, sppi: int = 0, sppc: int = 0, sppp: int = 0) -> dict[str, Any]:
     """The shape-gradient integrator whose light transport matches the display renders' ``max_depth``.
 
     ``max_depth = 2`` (direct light only) is ``direct_projective``; deeper paths use
     ``prb_projective`` with the same ``max_depth``, so a shape is optimised under the transport it is
     shown with. ``sppi = 0`` turns off guiding (its default costs ~40 s per step on a CPU).
+    ``sppc`` and ``sppp`` are the samples per pixel of the continuous and the primarily visible
+    silhouette gradient terms (0: the render's spp); they take effect through
+    :func:`render_projective`.
 
     Examples
     --------
     >>> projective_integrator(2)["type"], projective_integrator(3)["type"]
     ('direct_projective', 'prb_projective')
+    >>> projective_integrator(2, sppc=32, sppp=4)
+    {'type': 'direct_projective', 'sppi': 0, 'sppc': 32, 'sppp': 4}
     """
-    if max_depth <= 2:
-        return {"type": "direct_projective", "sppi": sppi}
-    return {"type": "prb_projective", "max_depth": max_depth, "sppi": sppi}
+    d: dict[str, Any] = {"type": "direct_projective"} if max_depth <= 2 else {"type": "prb_projective",
+                                                                               "max_depth": max_depth}
+    d["sppi"] = sppi
+    d.update({k: v for k, v in (("sppc", sppc), ("sppp", sppp)) if v > 0})
+    return d
 
 
 def to_drjit(value: np.ndarray) -> Any:

@@ -201,6 +201,12 @@ def scene_dict(layout: Layout, params: Params) -> dict[str, Any]:
     return d
 
 
+def _projective_counts(layout: Layout) -> dict[str, int]:
+    from mrd.render.renderer import projective_counts
+
+    return dict(zip(("sppi", "sppc", "sppp"), projective_counts(layout), strict=True))
+
+
 def describe(layout: Layout, params: Params, spec: SceneSpec | None = None) -> dict[str, Any]:
     """JSON-serialisable description of a scene; array values are referred to by ``params/...``.
 
@@ -242,7 +248,7 @@ def describe(layout: Layout, params: Params, spec: SceneSpec | None = None) -> d
         "integrator": {
             "material/lighting/display": {"type": "prb", "max_depth": layout.max_depth},
             "shape": {"type": "direct_projective" if layout.max_depth <= 2 else "prb_projective",
-                      "max_depth": layout.max_depth, "sppi": int(layout.extra.get("sppi", 0))},
+                      "max_depth": layout.max_depth, **_projective_counts(layout)},
         },
     }
     if spec is not None:

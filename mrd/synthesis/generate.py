@@ -94,6 +94,7 @@ class Generator:
             self.targets[scene_id] = Target.from_spec(
                 self.cfg.scene(scene_id), self.cfg.render, master_seed=self.cfg.seed, resolve=self.cfg.resolve,
                 display=stored_display, renders=stored_renders, sppi=self.cfg.optimize.sppi,
+                sppc=self.cfg.optimize.sppc, sppp=self.cfg.optimize.sppp,
             )  # fmt: skip
         return self.targets[scene_id]
 

@@ -25,8 +25,10 @@ from mrd.synthesis.seeds import scene_display_seed
 from stimuli.records import Params, SceneRecord
 
 
-def layout_for(spec: SceneSpec, render: RenderSettings, sppi: int = 0) -> Layout:
-    """The layout of a scene spec under render settings.
+def layout_for(spec: SceneSpec, render: RenderSettings, sppi: int = 0, *, sppc: int | None = None,
+               sppp: int | None = None) -> Layout:
+    """The layout of a scene spec under render settings (and the shape-gradient sample counts
+    ``optimize.sppi`` / ``sppc`` / ``sppp``; None: :mod:`mrd.render.renderer`'s defaults).
 
     Examples
     --------
@@ -44,7 +46,7 @@ def layout_for(spec: SceneSpec, render: RenderSettings, sppi: int = 0) -> Layout
         textured=spec.material.texture is not None,
         env_resolution=render.env_resolution,
         max_depth=render.max_depth,
-        extra={"sppi": sppi} if sppi else {},
+        extra={k: v for k, v in (("sppi", sppi or None), ("sppc", sppc), ("sppp", sppp)) if v is not None},
     )
 
 
@@ -73,7 +75,7 @@ class Target:
     def from_spec(
         cls, spec: SceneSpec, render: RenderSettings, *, master_seed: int = 0,
         resolve: Callable[[str], Path] = Path, display: np.ndarray | None = None,
-        renders: np.ndarray | None = None, sppi: int = 0,
+        renders: np.ndarray | None = None, sppi: int = 0, sppc: int | None = None, sppp: int | None = None,
     ) -> Target:  # fmt: skip
         """Build the scene; render its display images at ``render.display_spp`` unless given.
 
@@ -90,7 +92,7 @@ class Target:
         renders : numpy.ndarray, optional
             Stored independent display renders ``(R, V, H, W, 3)`` (``renders[0] == display``).
         """
-        layout = layout_for(spec, render, sppi)
+        layout = layout_for(spec, render, sppi, sppc=sppc, sppp=sppp)
         params = target_params(spec, resolve)
         renderer = renderer_for(layout, params)
         record = None

@@ -28,6 +28,7 @@ import mitsuba as mi  # noqa: E402
 from mrd.groups import renderer_for  # noqa: E402
 from mrd.groups.material import material_key  # noqa: E402
 from mrd.groups.shape import KEYS as SHAPE_KEYS  # noqa: E402
+from mrd.render.renderer import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
 
 
 def _outward_fraction(m: meshes.Mesh, centre_fn=lambda c: 0 * c) -> float:
@@ -145,7 +146,8 @@ def test_display_renders_are_deterministic_and_show_the_object(blob_scene):
         R.MAX_SAMPLES_PER_PASS = old
     assert abs(split.mean() - a.mean()) < 0.01
     json_like = describe(r.layout, params, spec)
-    assert json_like["integrator"]["shape"] == {"type": "direct_projective", "max_depth": r.layout.max_depth, "sppi": 0}
+    assert json_like["integrator"]["shape"] == {"type": "direct_projective", "max_depth": r.layout.max_depth, "sppi": 0,
+                                                "sppc": SHAPE_SPPC, "sppp": SHAPE_SPPP}
 
 
 def test_textures_lights_and_environments_render():
