@@ -1,4 +1,5 @@
-"""Where metamer jobs run: in this process (``local``) or on Ray workers (``ray``).
+"""Where metamer jobs run: in this process (``local``), on Ray workers (``ray``) or as SLURM array
+tasks (``slurm``, :mod:`mrd.synthesis.slurm`).
 
 A metamer job is independent of every other: given the run context and a :class:`JobSpec` (the job
 and the stored display images of its target), the job function the context carries
@@ -31,7 +32,7 @@ Examples
 >>> make_executor("cluster")
 Traceback (most recent call last):
 ...
-stimuli.errors.MRDError: --executor 'cluster': use one of local, ray
+stimuli.errors.MRDError: --executor 'cluster': use one of local, ray, slurm
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from mrd.config import Job, SetConfig, parse_config
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 
 @dataclass(frozen=True)
@@ -267,14 +268,30 @@ class _Worker:
         return self.ctx.run_job(spec)
 
 
-def make_executor(name: str = "local", *, address: str | None = None, workers: int | None = None) -> Any:
-    """The executor called ``name`` (``local`` or ``ray``).
+def make_executor(
+    name: str = "local", *, address: str | None = None, workers: int | None = None, slurm: Any = None,
+    store: str | Path = "set.h5",
+) -> Any:  # fmt: skip
+    """The executor called ``name`` (``local``, ``ray`` or ``slurm``).
+
+    ``slurm`` (a :class:`mrd.synthesis.slurm.SlurmOptions`, default options when ``None``) and
+    ``store`` (whose folder holds the SLURM logs) apply to ``slurm`` only.
 
     Examples
     --------
     >>> make_executor("ray", workers=2).workers
     2
+    >>> make_executor("slurm", store="/data/set.h5").folder
+    PosixPath('/data/set.h5.slurm')
     """
+    if slurm is not None and name != "slurm":
+        raise MRDError("the --slurm-* options apply to --executor slurm only")
+    if name == "slurm":
+        if address is not None or workers is not None:
+            raise MRDError("--address and --workers apply to --executor ray only")
+        from mrd.synthesis.slurm import SlurmExecutor, SlurmOptions
+
+        return SlurmExecutor(slurm if slurm is not None else SlurmOptions(), store)
     if name == "local":
         if address is not None or workers is not None:
             raise MRDError("--address and --workers apply to --executor ray only")

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ class Generator:
         key = (job.scene, job.group)
         m = Metamer(self.target(job.scene), models[job.model], job.group, self.cfg, model_id=job.model,
                     scoring_models=models, null_display=self._nulls.get(key), progress=self.progress,
-                    store_progress=self.cfg.optimize.store_progress)  # fmt: skip
+                    store_progress=self.cfg.optimize.store_progress, layer=job.layer)  # fmt: skip
         if key not in self._nulls:
             self._nulls[key] = m.render_null()
             m.null_display_images = self._nulls[key]
@@ -176,6 +177,7 @@ def generate(
     executor: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    slurm: Any = None,
 ) -> GenerateSummary:
     """Generate (or resume) the stimulus set a config describes.
 
@@ -191,12 +193,14 @@ def generate(
         Torch device of the models (default: the renderer's: ``cuda`` for ``cuda_ad_rgb``).
     progress : bool
         Show progress bars (per metamer, and per step with loss and similarity).
-    executor : {"local", "ray"}
-        Where metamer jobs run.
+    executor : {"local", "ray", "slurm"}
+        Where metamer jobs run (:mod:`mrd.synthesis.executor`, :mod:`mrd.synthesis.slurm`).
     address : str, optional
         Ray only: address of a running cluster (default: start a local Ray instance).
     workers : int, optional
         Ray only: number of workers (default: one per GPU of the cluster, else one per machine).
+    slurm : mrd.synthesis.slurm.SlurmOptions, optional
+        SLURM only: how array tasks are requested (default options when ``None``).
 
     Returns
     -------
@@ -213,7 +217,7 @@ def generate(
     from mrd.render.variant import torch_device_for, use_variant
     from stimuli import StoreWriter
 
-    ex = make_executor(executor, address=address, workers=workers)
+    ex = make_executor(executor, address=address, workers=workers, slurm=slurm, store=out)
     cfg, text = load_config(config)
     chosen = use_variant(variant or cfg.variant)
     dev = torch_device_for(chosen, device)
@@ -240,10 +244,11 @@ def generate(
                 w.add_scene(t.record)
                 summary.scenes_made.append(sid)
         specs = [JobSpec(job, gen.targets[job.scene].display, gen.targets[job.scene].renders) for job in todo]
-        results = ex.run(ctx, specs)
-        for record in tqdm(results, total=len(specs), desc="metamers", unit="metamer", disable=not progress or not todo):
-            w.add_metamer(record)
-            summary.made.append(record.metamer_id)
+        with closing(ex.run(ctx, specs)) as results:  # an interrupted run stops the executor's jobs
+            for record in tqdm(results, total=len(specs), desc="metamers", unit="metamer",
+                               disable=not progress or not todo):  # fmt: skip
+                w.add_metamer(record)
+                summary.made.append(record.metamer_id)
         summary.executor = ex.describe()
     return summary
 
