@@ -165,6 +165,8 @@ def write_similarity(group: h5py.Group, sim: Similarity) -> None:
     group.attrs["layers"] = _json(list(sim.layers))
     for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
         _dataset(group, name, np.asarray(getattr(sim, name), dtype="float64"))
+    if sim.classification is not None:
+        group.attrs["classification"] = _json(sim.classification)
     stamp_tree(group)
 
 
@@ -176,6 +178,7 @@ def read_similarity(group: h5py.Group) -> Similarity:
         rel_l2=read_dataset(group["rel_l2"]),
         null_cosine=read_dataset(group["null_cosine"]),
         null_rel_l2=read_dataset(group["null_rel_l2"]),
+        classification=json.loads(group.attrs["classification"]) if "classification" in group.attrs else None,
     )
 
 

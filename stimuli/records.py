@@ -116,6 +116,11 @@ class Similarity:
     ``cosine`` and ``rel_l2`` have shape ``(V, L)`` (views x layers). ``null_cosine``
     and ``null_rel_l2`` have shape ``(K, L)``: the similarity of the target to K
     scenes drawn from the prior over the varied group, averaged over views.
+
+    ``classification`` (ImageNet classifiers only, else None): top-1 / top-5 agreement of target and
+    metamer, ``{"top1", "top5", "null_top1", "null_top5"}`` (fractions over views; the null ones over
+    null draws x views) and the per-view top-1 classes ``"target_top1"``, ``"metamer_top1"``
+    (see :func:`mrd.synthesis.similarity.classification_agreement`).
     """
 
     layers: list[str]
@@ -123,6 +128,7 @@ class Similarity:
     rel_l2: np.ndarray
     null_cosine: np.ndarray
     null_rel_l2: np.ndarray
+    classification: dict | None = None
 
     @property
     def mean_cosine(self) -> float:

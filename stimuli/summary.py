@@ -21,7 +21,6 @@ import numpy as np
 
 from stimuli import h5io
 from stimuli.reader import StimulusSet
-from stimuli.writer import journal_dir
 
 
 def _safe(what: str, errors: list[str], fn: Callable[[], Any], default: Any = None) -> Any:
@@ -77,7 +76,7 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
         JSON-serialisable summary.
     """
     errors: list[str] = []
-    with StimulusSet(path) as s:
+    with StimulusSet(path, allow_pending=True) as s:
         f = s._f
         root = {k: _safe(f"root attribute {k!r}", errors, lambda k=k: _root_attr(f, k))
                 for k in ("created", "suite_version", "config_sha256", "content_digest")}
@@ -99,8 +98,7 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
             row = _safe(f"/metamers/{xid}", errors, lambda xid=xid: _metamer_row(s, xid))
             if row is not None:
                 metamers.append(row)
-        jdir = journal_dir(path)
-        pending = len(list(jdir.glob("*.h5"))) if jdir.exists() else 0
+        pending = s.pending
         return {
             "path": str(Path(path)),
             "schema_version": s.schema_version,
@@ -129,7 +127,9 @@ def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
         "criterion": m.criterion,
         "similarity": {
             mid: {"cosine": round(sim.mean_cosine, 6), "rel_l2": round(float(np.mean(sim.rel_l2)), 6),
-                  "null_max_cosine": round(sim.null_max_cosine, 6)}
+                  "null_max_cosine": round(sim.null_max_cosine, 6),
+                  **({"top1": sim.classification["top1"], "top5": sim.classification["top5"]}
+                     if sim.classification else {})}
             for mid, sim in m.similarity.items()
         },
         "physical_distance": m.physical_distance,
@@ -172,8 +172,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{own.get('null_max_cosine', float('nan')):>8.4f}"
         )
         for mid, sim in m["similarity"].items():
+            agree = f", top-1/top-5 class agreement {sim['top1']:.2f}/{sim['top5']:.2f}" if "top1" in sim else ""
             if mid != m["model"]:
-                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f})")
+                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f}){agree}")
+            elif agree:
+                lines.append(f"      {agree[2:]}")
     if s.get("user_modules"):
         lines.append(f"  note: {s['user_modules']}")
     for err in s.get("errors", []):
@@ -182,7 +185,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  `mrd inspect {s['path']} --validate` lists every problem")
     if s["pending_journal_units"]:
         lines.append(
-            f"  note: {s['pending_journal_units']} completed units wait in the journal; "
-            "re-run the same `mrd generate` command to merge them"
+            f"  note: {s['pending_journal_units']} finished units wait in the journal and are not shown: this is "
+            f"the set as of its last pack. Let the writer finish, or run `mrd pack {s['path']}`"
         )
     return "\n".join(lines)

@@ -46,7 +46,7 @@ from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.registry import get_group, group_names
 from mrd.groups.shape import ShapePrior
 from mrd.models.spec import ModelSpec
-from mrd.specbase import Integer, StrictModel, Text
+from mrd.specbase import Flag, Integer, StrictModel, Text
 from stimuli.errors import MRDError
 from stimuli.tomlcheck import format_errors, parse_toml, read_toml
 
@@ -114,6 +114,11 @@ class MetamerJobs(StrictModel):
     models: list[Text(128)] | Literal["*"] = "*"
     seeds: list[Integer(ge=0, le=2**63 - 1)] = Field([0], min_length=1, max_length=100000)
     start: Literal["prior"] | StartSpec = "prior"
+    per_layer: Flag = Field(
+        False,
+        description="one metamer per layer of each model (Feather et al. 2019): each optimises, and is judged by "
+        "the criterion, on that layer alone; it shares its job's start; ids end in `.layer-NAME`",
+    )
 
     @field_validator("groups")
     @classmethod
@@ -134,11 +139,13 @@ class Job:
     model: str
     seed: int
     start: StartSpec | None
+    layer: str | None = None
 
     @property
     def metamer_id(self) -> str:
-        """Store key ``scene.group.model.sSEED``."""
-        return f"{self.scene}.{self.group}.{self.model}.s{self.seed}"
+        """Store key ``scene.group.model.sSEED`` (``....sSEED.layer-NAME`` for a per-layer metamer)."""
+        base = f"{self.scene}.{self.group}.{self.model}.s{self.seed}"
+        return base if self.layer is None else f"{base}.layer-{self.layer}"
 
 
 class SetConfig(SynthesisSettings):
@@ -192,9 +199,11 @@ class SetConfig(SynthesisSettings):
             for s in scenes:
                 for g in block.groups:
                     for m in models:
+                        layers = self.model(m).layers if block.per_layer else [None]
                         for seed in block.seeds:
-                            job = Job(s, g, m, seed, start)
-                            out.setdefault(job.metamer_id, job)
+                            for layer in layers:
+                                job = Job(s, g, m, seed, start, layer)
+                                out.setdefault(job.metamer_id, job)
         return list(out.values())
 
     def scene(self, scene_id: str) -> SceneSpec:

@@ -27,6 +27,9 @@ Examples
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
@@ -53,6 +56,9 @@ class LoadedModel:
         (both, two passes) or ``"module"`` (user module).
     layer_shapes : dict of str to tuple
         Activation shape (without batch) of each layer at the model's input size.
+    classifier : torch.nn.Module or None
+        The whole network (normalised batch -> ImageNet-1k logits) when the model is an ImageNet
+        classifier (timm models with 1000 outputs), else None: see :meth:`logits`.
     """
 
     def __init__(
@@ -62,8 +68,10 @@ class LoadedModel:
         device: torch.device,
         extract: Extractor,
         extraction: str,
+        classifier: torch.nn.Module | None = None,
     ) -> None:
         self.record = record
+        self.classifier = classifier
         self.module = module
         self.device = device
         self.extraction = extraction
@@ -141,6 +149,40 @@ class LoadedModel:
                     "not a tensor; choose another layer (e.g. a submodule of it)"
                 )
         return {name: out[name] for name in self.record.layers}
+
+    def restricted(self, layers: list[str]) -> LoadedModel:
+        """The same network giving only ``layers`` (a subset of the recorded ones): per-layer metamers.
+
+        Examples
+        --------
+        >>> m = load_model(ModelSpec(name="mobilenetv2_100", layers=["blocks.2", "blocks.4"]))
+        >>> m.restricted(["blocks.4"]).record.layers, m.record.layers
+        (['blocks.4'], ['blocks.2', 'blocks.4'])
+        """
+        unknown = [name for name in layers if name not in self.record.layers]
+        if unknown or not layers:
+            raise MRDError(f"model {self.record.model_id}: layers {unknown or layers} are not among {self.record.layers}")
+        out = copy.copy(self)
+        out.record = dataclasses.replace(self.record, layers=list(layers))
+        out.layer_shapes = {k: self.layer_shapes[k] for k in layers}
+        return out
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor | None:
+        """ImageNet-1k logits ``(B, 1000)`` of sRGB images, or None when the model is no ImageNet classifier.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = load_model(ModelSpec(name="resnet18", layers=["layer1"], weights="random"))
+        >>> tuple(m.logits(torch.rand(1, 3, 32, 32)).shape)
+        (1, 1000)
+        >>> load_model(ModelSpec(name="mrd.models.testing:mean_luminance", layers=["luminance"])).logits(
+        ...     torch.rand(1, 3, 8, 8)) is None
+        True
+        """
+        if self.classifier is None:
+            return None
+        return self.classifier(self.preprocess(images))
 
     def __repr__(self) -> str:
         r = self.record
@@ -221,7 +263,8 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedMod
 
         parts = build_timm_model(spec)
     module = freeze(parts.module).to(dev)
-    return LoadedModel(parts.record, module, dev, parts.extract, parts.extraction)
+    classifier = None if parts.classifier is None else freeze(parts.classifier).to(dev)
+    return LoadedModel(parts.record, module, dev, parts.extract, parts.extraction, classifier)
 
 
 def default_layers(name: str) -> list[str]:

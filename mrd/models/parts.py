@@ -27,4 +27,6 @@ class ModelParts:
     module: torch.nn.Module
     extract: Extractor
     extraction: str
+    classifier: torch.nn.Module | None = None
+    """The whole network, normalised batch -> ImageNet-1k logits, when it is an ImageNet classifier."""
 

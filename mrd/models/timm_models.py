@@ -55,6 +55,10 @@ class _Done(Exception):
     """Raised by the last layer hook to end a forward pass early."""
 
 
+IMAGENET_CLASSES = 1000
+"""A timm model with this many outputs is taken as an ImageNet-1k classifier (classification agreement)."""
+
+
 def check_model_name(name: str) -> None:
     """Raise :class:`MRDError` unless ``name`` is a timm model, suggesting close names.
 
@@ -315,16 +319,17 @@ def build_timm_model(spec: ModelSpec) -> ModelParts:
     )
     named = [layer for layer in spec.layers if layer in names]
     others = [layer for layer in spec.layers if layer not in names]
+    classifier = model if getattr(model, "num_classes", 0) == IMAGENET_CLASSES else None
     built = _features_only(spec, model, names, named, num_classes) if named else None
     if built is None:
-        return ModelParts(record, model, _hook_extractor(model, list(spec.layers)), "hooks")
+        return ModelParts(record, model, _hook_extractor(model, list(spec.layers)), "hooks", classifier)
     feat, from_features = built
     if not others:
-        return ModelParts(record, feat, from_features, "features_only")
+        return ModelParts(record, feat, from_features, "features_only", classifier)
     from_hooks = _hook_extractor(model, others)
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:  # two passes, so a name always means one thing
         return {**from_features(x), **from_hooks(x)}
 
     both = torch.nn.ModuleDict({"features_only": feat, "model": model})
-    return ModelParts(record, both, extract, "features_only+hooks")
+    return ModelParts(record, both, extract, "features_only+hooks", classifier)

@@ -86,9 +86,10 @@ class Metamer:
     def __init__(
         self, target: Target, model: Any, group: str, settings: Any, *, model_id: str | None = None,
         scoring_models: Mapping[str, Any] | None = None, null_display: np.ndarray | None = None,
-        store_progress: int = 0, progress: bool = False,
+        store_progress: int = 0, progress: bool = False, layer: str | None = None,
     ) -> None:  # fmt: skip
-        self.target, self.model, self.settings = target, model, settings
+        self.target, self.settings, self.layer = target, settings, layer
+        self.model = model if layer is None else model.restricted([layer])
         self.group = get_group(group)
         self.model_id = model_id or model.record.model_id
         self.scoring_models = dict(scoring_models) if scoring_models else {self.model_id: model}
@@ -124,7 +125,7 @@ class Metamer:
         s, o, r, t = self.settings, self.settings.optimize, self.settings.render, self.target
         name = self.group.name
         self.seed = int(seed)
-        self.seeds = Seeds(s.seed, t.scene_id, name, self.model_id, self.seed)
+        self.seeds = Seeds(s.seed, t.scene_id, name, self.model_id, self.seed, self.layer)
         self.t_start = time.perf_counter()
         if self.null_display_images is None:
             self.null_display_images = self.render_null()
@@ -141,7 +142,7 @@ class Metamer:
         t.reset()
         kw = {"spp": r.spp, "integrator": kind, "exposure": r.exposure}
         feats = mean_features(ren, self.model, seed=sd.target_features, n=o.target_renders, **kw)
-        self.objective = Objective(self.model, feats, kind=o.distance, exposure=r.exposure)
+        self.objective = Objective(self.model, feats, kind=o.distance, exposure=r.exposure, gradient=o.gradient)
         self.noise_ceiling = noise_ceiling(ren, self.objective, spp=r.spp, seed=sd.ceiling, integrator=kind)
         sims = []
         for i, p in enumerate(self.null_draws()[:OPTIMISATION_NULLS]):

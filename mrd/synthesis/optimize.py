@@ -3,7 +3,8 @@
 Each step renders every view at low spp with a new seed (Dr.Jit), hands the renders to torch
 through ``dr.wrap`` (no host copies), tone maps them differentiably, computes the activation
 distance to the target (mean over views and layers), and back-propagates through the model and
-the renderer into the group's latent variables, which Adam (``mi.ad.Adam``; uniform for
+the renderer into the group's latent variables (by default the residual comes from a second,
+independent set of renders: :mod:`mrd.synthesis.objective`, "Gradient estimator"), which Adam (``mi.ad.Adam``; uniform for
 LargeSteps) updates with the group's learning rate.
 
 Stopping: :class:`mrd.synthesis.stop.StopRule`. After each step the group's hook
@@ -32,6 +33,8 @@ from mrd.synthesis.stop import StopRule
 
 StepCallback = Callable[[int, float, float], None]
 CheckCallback = Callable[[int, dict[str, np.ndarray]], dict[str, Any]]
+RESIDUAL_SEED_OFFSET = 0x5EED0000
+"""Added to a step's render seed for its residual renders (``gradient = "independent"``)."""
 BEST_WINDOW = 5
 """Steps over which the loss is averaged to pick the best iterate (step renders are noisy)."""
 
@@ -176,11 +179,18 @@ class Optimization:
             group.apply(opt, ren)
             ren.update()
             spp = sch.spp_at(self.spp, step, self.rule.steps)
-            images = ren.render_views(spp, self.seed + step * ren.n_views, group.integrator)
-            loss = self.objective(images)
-            dr.backward(loss)
+            seed = self.seed + step * ren.n_views
+            if self.objective.gradient == "independent":
+                with dr.suspend_grad():
+                    residual_images = ren.render_views(spp, seed + RESIDUAL_SEED_OFFSET, group.integrator)
+                loss_value = self.objective.residual(residual_images)
+                dr.backward(self.objective.linear(ren.render_views(spp, seed, group.integrator)))
+            else:
+                loss = self.objective(ren.render_views(spp, seed, group.integrator))
+                dr.backward(loss)
+                loss_value = float(loss.array[0])
             opt.step()
-            self.losses.append(float(loss.array[0]))
+            self.losses.append(loss_value)
             self.sims.append(self.objective.last_similarity)
             taken += 1
             if on_step is not None:
@@ -217,6 +227,7 @@ class Optimization:
             "spp": self.spp,
             "adam_uniform": self.group.uniform,
             "integrator": self.group.integrator,
+            "gradient": self.objective.gradient,
         }
         if self.null_max is not None:
             info["success_threshold"] = self.rule.threshold(self.null_max, self.ceiling)

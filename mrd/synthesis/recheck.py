@@ -103,8 +103,11 @@ def recheck(
         if rec.model_id not in models:
             raise MRDError(f"{store}: metamer {mid}: its model {rec.model_id!r} is not in the stored config")
         target = gen.target(rec.scene_id)
-        m = Metamer(target, models[rec.model_id], rec.group, cfg, model_id=rec.model_id, null_display=np.zeros((0,)))
-        m.seeds = Seeds(cfg.seed, rec.scene_id, rec.group, rec.model_id, rec.seed)
+        full = models[rec.model_id].record.layers
+        layer = rec.layers[0] if len(rec.layers) == 1 and len(full) > 1 else None  # a per-layer metamer
+        m = Metamer(target, models[rec.model_id], rec.group, cfg, model_id=rec.model_id, null_display=np.zeros((0,)),
+                    layer=layer)  # fmt: skip
+        m.seeds = Seeds(cfg.seed, rec.scene_id, rec.group, rec.model_id, rec.seed, layer)
         fresh = [stable_seed(RECHECK_SEED, mid, "target", i) for i in range(renders)]
         t_feats = render_features(m.model, m.display_renders(copy_params(target.params), fresh))
         final = copy_params(target.params)

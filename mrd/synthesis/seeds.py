@@ -51,11 +51,16 @@ class Seeds:
     group: str
     model_id: str
     seed: int
+    layer: str | None = None
 
     @property
     def metamer_id(self) -> str:
-        """Store key ``scene.group.model.sSEED``."""
-        return f"{self.scene_id}.{self.group}.{self.model_id}.s{self.seed}"
+        """Store key ``scene.group.model.sSEED`` (``....sSEED.layer-NAME`` for a per-layer metamer).
+
+        Per-layer metamers of one job share its start draw (the start seed does not depend on the layer).
+        """
+        base = f"{self.scene_id}.{self.group}.{self.model_id}.s{self.seed}"
+        return base if self.layer is None else f"{base}.layer-{self.layer}"
 
     @property
     def null_draws(self) -> int:

@@ -203,4 +203,57 @@ def score_images(
             ]
             null_cos = np.stack([c.mean(axis=0) for c, _ in pairs])
             null_rel = np.stack([r.mean(axis=0) for _, r in pairs])
-    return Similarity(layers=layers, cosine=cos, rel_l2=rel, null_cosine=null_cos, null_rel_l2=null_rel)
+        classes = None
+        if model.classifier is not None:
+            null_logits = [model.logits(display_to_tensor(views, model.device)) for views in null] if null.size else []
+            classes = classification_agreement(model.logits(target), model.logits(candidate), null_logits)
+    return Similarity(layers=layers, cosine=cos, rel_l2=rel, null_cosine=null_cos, null_rel_l2=null_rel,
+                      classification=classes)  # fmt: skip
+
+
+def classification_agreement(
+    target: torch.Tensor, metamer: torch.Tensor, null: list[torch.Tensor] | None = None
+) -> dict:
+    """Top-1 / top-5 agreement of a metamer's classification with its target's, view by view.
+
+    ``top1``: fraction of views whose top-1 class is the target view's; ``top5``: fraction whose
+    top-5 classes contain the target view's top-1 class. ``null_top1`` / ``null_top5``: the same for
+    the null draws (a random scene's agreement: the chance level of this scene), None without draws.
+
+    Parameters
+    ----------
+    target, metamer : torch.Tensor
+        ``(V, C)`` logits, view ``v`` of one matched with view ``v`` of the other.
+    null : list of torch.Tensor, optional
+        ``(V, C)`` logits of each null draw.
+
+    Returns
+    -------
+    dict
+        ``top1``, ``top5``, ``null_top1``, ``null_top5`` (floats), ``target_top1``, ``metamer_top1``
+        (per-view class indices).
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = torch.tensor([[0.0, 3.0, 1.0, 0.5, 0.2, 0.1], [2.0, 0.0, 1.0, 0.5, 0.2, 0.1]])
+    >>> m = torch.tensor([[0.0, 3.0, 1.0, 0.5, 0.2, 0.1], [0.0, 1.0, 2.0, 0.5, 0.2, 0.1]])
+    >>> a = classification_agreement(t, m)
+    >>> a["top1"], a["top5"], a["target_top1"], a["metamer_top1"]
+    (0.5, 1.0, [1, 0], [1, 2])
+    """
+    t1 = target.argmax(dim=1)
+    k = min(5, target.shape[1])
+
+    def agree(other: torch.Tensor) -> tuple[float, float]:
+        top5 = other.topk(k, dim=1).indices
+        return float((other.argmax(dim=1) == t1).float().mean()), float((top5 == t1[:, None]).any(dim=1).float().mean())
+
+    top1, top5 = agree(metamer)
+    nulls = [agree(n) for n in (null or [])]
+    return {
+        "top1": top1, "top5": top5,
+        "null_top1": float(np.mean([a for a, _ in nulls])) if nulls else None,
+        "null_top5": float(np.mean([b for _, b in nulls])) if nulls else None,
+        "target_top1": [int(c) for c in t1], "metamer_top1": [int(c) for c in metamer.argmax(dim=1)],
+    }  # fmt: skip

@@ -258,3 +258,54 @@ def test_demo_config_makes_a_valid_set_whose_flags_follow_the_strict_criterion(t
         # (measured: oddity pc 1.0 at distance ratios 1.1-1.7); the store must say so, not claim success
         if graded["distance_ratio"] > 1.05:
             assert m.criterion["oddity_pc"] > 0.45 and not m.success
+
+
+PER_LAYER = """
+seed = 2
+[render]
+resolution = 16
+spp = 2
+display_spp = 4
+views = 1
+max_depth = 2
+display_renders = 2
+[optimize]
+steps = 2
+target_renders = 1
+[null]
+draws = 2
+[criterion]
+triplets = 30
+[[models]]
+name = "mobilenetv2_100"
+layers = ["blocks.2", "blocks.4"]
+[[scenes]]
+id = "ball"
+[[metamers]]
+groups = ["material"]
+per_layer = true
+"""
+
+
+def test_per_layer_metamers_optimise_and_are_judged_on_their_own_layer(tmp_path):
+    """`per_layer = true`: one metamer per layer, same start, criterion on that layer, scores on all."""
+    cfg = tmp_path / "per_layer.toml"
+    cfg.write_text(PER_LAYER)
+    out = tmp_path / "per_layer.h5"
+    generate(cfg, out, progress=False)
+    assert validate_store(out) == []
+    with StimulusSet(out) as s:
+        ids = sorted(s.metamer_ids)
+        assert ids == ["ball.material.mobilenetv2_100.s0.layer-blocks.2", "ball.material.mobilenetv2_100.s0.layer-blocks.4"]
+        metas = [s.metamer(x, images=False) for x in ids]
+    for m, layer in zip(metas, ("blocks.2", "blocks.4"), strict=True):
+        assert m.layers == [layer]  # optimised on this layer alone
+        assert m.info["criterion_graded"]["layers"] == [layer]  # and judged on it
+        sim = m.similarity["mobilenetv2_100"]
+        assert sim.layers == ["blocks.2", "blocks.4"] and sim.cosine.shape == (1, 2)  # scored on every layer
+    start = [m.initial_params["material"]["base_color"] for m in metas]
+    np.testing.assert_array_equal(start[0], start[1])  # the job's start, shared
+    assert not np.array_equal(metas[0].final_params["material"]["base_color"], metas[1].final_params["material"]["base_color"])
+    cfg.write_text(PER_LAYER.replace("per_layer = true", "per_layer = 1"))
+    with pytest.raises(Exception, match="per_layer"):
+        load_config(cfg)

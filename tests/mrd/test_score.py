@@ -103,6 +103,8 @@ def test_score_adds_the_default_model_to_every_metamer_and_a_second_run_changes_
         stored = meta.similarity["mobilenetv2_100"]
         for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
             np.testing.assert_array_equal(getattr(stored, name), getattr(direct, name))
+        assert stored.classification == direct.classification  # top-1/top-5 agreement, stored
+        assert s.metamer("m1", images=False).similarity["lum"].classification is None  # not a classifier
         digest = s.digest
     before = _sha(store)
     assert main(["score", str(store), "--model", "mobilenetv2_100"]) == 0
@@ -110,6 +112,32 @@ def test_score_adds_the_default_model_to_every_metamer_and_a_second_run_changes_
     assert _sha(store) == before
     with StimulusSet(store) as s:
         assert s.digest == digest and sorted(s.models) == ["lum", "mobilenetv2_100"]
+
+
+def test_classification_agreement_follows_the_classes_the_network_assigns(luminance):
+    """Top-1/top-5 agreement under MobileNetV2 against classes computed independently from its logits."""
+    model = load_model(make_spec("mobilenetv2_100"))
+    rng = np.random.default_rng(3)
+    target = rng.integers(0, 256, (VIEWS, SIZE, SIZE, 3), dtype=np.uint8)
+    same = score_images(model, target, target.copy(), np.stack([255 - target, target[:, ::-1]]))
+    assert same.classification["top1"] == same.classification["top5"] == 1.0  # identical images: same classes
+    grey = np.full_like(target, 128)
+    other = score_images(model, target, grey)
+    import torch
+
+    from mrd.synthesis.similarity import display_to_tensor
+
+    with torch.no_grad():
+        t = model.logits(display_to_tensor(target, model.device)).argmax(1).tolist()
+        g = model.logits(display_to_tensor(grey, model.device))
+    top5 = g.topk(5, dim=1).indices.tolist()
+    assert other.classification["target_top1"] == t
+    assert other.classification["metamer_top1"] == g.argmax(1).tolist()
+    assert other.classification["top1"] == np.mean([a == b for a, b in zip(t, g.argmax(1).tolist(), strict=True)])
+    assert other.classification["top5"] == np.mean([c in k for c, k in zip(t, top5, strict=True)])
+    assert other.classification["null_top1"] is None  # no null draws given
+    assert 0.0 <= same.classification["null_top1"] <= same.classification["null_top5"] <= 1.0
+    assert score_images(luminance, target, grey).classification is None
 
 
 def test_rescoring_the_generating_model_reproduces_its_stored_similarities_exactly(store):
