@@ -1,0 +1,1 @@
+"""Probes beyond metamers: physical eigendistortions and MAD competition in scene space."""
