@@ -195,3 +195,29 @@ def example_probe() -> ProbeRecord:
         params={"material": mat}, step=1, step_size=0.05, physical_distance=0.05, metric="material metric",
         eigenvalue=0.0, spectrum=np.array([1.0, 0.0]), vector=np.array([0.0, 1.0]), distances={"m": 0.01},
     )  # fmt: skip
+
+
+def add_probe(writer: Any, rec: ProbeRecord) -> None:
+    """Add a probe unit to a :class:`stimuli.StoreWriter` (durable on return; an existing id is a no-op).
+
+    Its scene and every model it names must be in the store already.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from stimuli import StoreWriter
+    >>> with StoreWriter(os.path.join(tempfile.mkdtemp(), "s.h5"), config_text="x = 1") as w:
+    ...     add_probe(w, example_probe())
+    Traceback (most recent call last):
+    ...
+    stimuli.errors.MRDError: probe 'ball.material.eigen.m.least0.+1': scene 'ball' is not in the store; add the scene first
+    """
+    check_probe(rec)
+    what = f"probe {rec.probe_id!r}"
+    if not writer.has_scene(rec.scene_id):
+        raise MRDError(f"{what}: scene {rec.scene_id!r} is not in the store; add the scene first")
+    for mid in [rec.model_id, rec.model_b, *rec.distances]:
+        if mid and not writer.has_model(mid):
+            raise MRDError(f"{what}: model {mid!r} is not in the store; add the model first")
+    if not writer.has_unit("probe", rec.probe_id):
+        writer.write_unit("probe", rec.probe_id, lambda g: write_probe(g, rec))
