@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mrd.commands.generate",
     "stimuli.commands",
     "mrd.commands.score",
+    "mrd.commands.probe",
     "psychophysics.commands",
     "psychophysics.online.commands",
     "analysis.commands",
