@@ -1,4 +1,4 @@
-"""Subcommands ``mrd inspect`` and ``mrd export``.
+"""Subcommands ``mrd inspect``, ``mrd export`` and ``mrd pack``.
 
 Examples
 --------
@@ -16,7 +16,7 @@ import sys
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``inspect`` and ``export`` to the ``mrd`` parser."""
+    """Add ``inspect``, ``export`` and ``pack`` to the ``mrd`` parser."""
     p = sub.add_parser("inspect", help="summarise, validate or draw a stimulus set",
                        description="Print a readable summary of a stimulus set (HDF5).")
     p.add_argument("store", help="stimulus set (.h5)")
@@ -31,6 +31,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("out_dir", help="destination folder")
     e.set_defaults(func=_export)
 
+    k = sub.add_parser("pack", help="pack the finished units a writer left in SET.h5.journal/ into the set",
+                       description="Pack a stimulus set: move the finished units in SET.h5.journal/ (left by "
+                       "an interrupted `mrd generate` or `mrd score`) into SET.h5, crash-safely. A set that "
+                       "is already packed is left as it is.")
+    k.add_argument("store", help="stimulus set (.h5)")
+    k.set_defaults(func=_pack)
+
 
 def _inspect(args: argparse.Namespace) -> int:
     from stimuli.summary import format_summary, summarize
@@ -43,7 +50,11 @@ def _inspect(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 1
-        print(f"{args.store}: valid")
+        from stimuli.journal import journal_dir, unit_files
+
+        pending = len(unit_files(journal_dir(args.store)))
+        note = f" (as of its last pack; {pending} finished units wait in the journal: `mrd pack {args.store}`)"
+        print(f"{args.store}: valid{note if pending else ''}")
         if not (args.json or args.sheet):
             return 0
     summary = summarize(args.store)
@@ -63,4 +74,21 @@ def _export(args: argparse.Namespace) -> int:
 
     manifest = export_pngs(args.store, args.out_dir)
     print(f"images and manifest written: {manifest}")
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from stimuli.journal import journal_dir, unit_files
+    from stimuli.writer import StoreWriter
+
+    path = Path(args.store)
+    if not path.is_file():
+        from stimuli.errors import MRDError
+
+        raise MRDError(f"{path}: no such stimulus set")
+    n = len(unit_files(journal_dir(path)))
+    StoreWriter(path, progress=True).close()
+    print(f"{path}: packed {n} journal units" if n else f"{path}: already packed (no journal units)")
     return 0

@@ -8,7 +8,7 @@ Examples
 >>> StoreWriter(path, config_text="x = 1").close()
 >>> with StimulusSet(path) as s:
 ...     s.schema_version, s.metamer_ids
-('1.1', [])
+('1.2', [])
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import numpy as np
 from stimuli import h5io
 from stimuli.digest import digest_bytes, verify_images
 from stimuli.errors import MRDError
+from stimuli.journal import journal_dir, unit_files
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord
 from stimuli.schema import check_schema_version
 
-_KINDS = {"scene": "scenes", "metamer": "metamers"}
+_KINDS = {"scene": "scenes", "metamer": "metamers", "probe": "probes"}
 
 
 def open_h5(path: str | os.PathLike[str]) -> h5py.File:
@@ -68,6 +69,11 @@ class StimulusSet:
     ----------
     path : path-like
         The store file.
+    allow_pending : bool
+        Open a set whose journal still holds finished units not packed into the file (a writer is
+        running, or was killed): the file is then read as of its last pack, and :attr:`pending`
+        counts the units it lacks. Without it such a set is refused (an experiment must not record
+        the digest of a set that is still being written), saying how to pack it.
 
     Examples
     --------
@@ -77,8 +83,16 @@ class StimulusSet:
     stimuli.errors.MRDError: /nonexistent.h5: no such file
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], allow_pending: bool = False) -> None:
         self.path = Path(path)
+        self.pending = len(unit_files(journal_dir(self.path)))
+        """Finished units in the set's journal, not in the file yet (0 for a packed set)."""
+        if self.pending and not allow_pending and self.path.exists():
+            raise MRDError(
+                f"{self.path}: the set is not packed: {self.pending} finished units wait in "
+                f"{journal_dir(self.path).name}/ (a writer is running, or was interrupted). Let `mrd generate` "
+                f"(or `mrd score`) finish, or run `mrd pack {self.path}`, then open it again"
+            )
         self._f = open_h5(self.path)
         try:
             self.schema_version = check_version(self._f, self.path)
@@ -118,6 +132,17 @@ class StimulusSet:
     def metamer_ids(self) -> list[str]:
         """Metamer ids, sorted."""
         return sorted(self._f["metamers"].keys())
+
+    @property
+    def probe_ids(self) -> list[str]:
+        """Ids of the probe units (eigendistortions, MAD scenes; :mod:`stimuli.probes_io`), sorted."""
+        return sorted(self._f["probes"].keys()) if "probes" in self._f else []
+
+    def probe(self, probe_id: str, images: bool = True) -> Any:
+        """One probe unit as a :class:`stimuli.probes_io.ProbeRecord`."""
+        from stimuli.probes_io import read_probe
+
+        return read_probe(self._unit("probes", probe_id), images=images)
 
     def _unit(self, kind: str, uid: str) -> h5py.Group:
         try:
@@ -171,7 +196,7 @@ class StimulusSet:
 
     def _kind(self, kind: str) -> str:
         if kind not in _KINDS:
-            raise MRDError(f"unit kind {kind!r} has no renders; expected 'scene' or 'metamer'")
+            raise MRDError(f"unit kind {kind!r} has no renders; expected 'scene', 'metamer' or 'probe'")
         return _KINDS[kind]
 
     def _renders_ds(self, kind: str, uid: str) -> h5py.Dataset:

@@ -1,4 +1,4 @@
-"""The HDF5 layout of a stimulus set (schema version 1.1).
+"""The HDF5 layout of a stimulus set (schema version 1.2).
 
 The full field-by-field reference is ``docs/schema.md``. In short::
 
@@ -6,25 +6,27 @@ The full field-by-field reference is ``docs/schema.md``. In short::
                                   config_sha256, content_digest
     /models/<model_id>     attrs: name, source, weight_source, weight_sha256, layers,
                                   input_size, mean, std
-    /scenes/<scene_id>     attrs: description, views, spp, tone_map [, render_seeds]
+    /scenes/<scene_id>     attrs: description, views, spp, tone_map, image_digest [, render_seeds]
                            hdr (V,H,W,3) float32, display (V,H,W,3) uint8,
                            [renders (R,V,H,W,3) uint8, display == renders[0]]
                            params/<group>/<name> (numeric arrays)
     /metamers/<metamer_id> attrs: scene_id, model_id, layers, group, seed, steps, wall_time_s,
-                                  converged, success, physical_distance, tone_map, info
-                                  [, render_seeds, criterion]
+                                  converged, success, physical_distance, tone_map, info,
+                                  image_digest [, render_seeds, criterion]
                            display (V,H,W,3) uint8, hdr (V,H,W,3) float32, loss (S,) float64,
                            [renders (R,V,H,W,3) uint8], null_display (K,V,H,W,3) uint8,
                            initial_params/<group>/<name>, final_params/<group>/<name>,
                            similarity/<model_id>/{cosine,rel_l2} (V,L), {null_cosine,null_rel_l2} (K,L)
 
 Attributes holding lists or dicts are JSON text. Since 1.1 every group and dataset also carries a
-``sha256`` attribute (:mod:`stimuli.checksum`); ``[...]`` marks optional parts.
+``sha256`` attribute (:mod:`stimuli.checksum`); since 1.2 every scene and metamer carries
+``image_digest``, its per-unit hash, which the content digest combines (:mod:`stimuli.digest`).
+``[...]`` marks optional parts. Readers accept 1.0, 1.1 and 1.2.
 
 Examples
 --------
 >>> SCHEMA_VERSION
-'1.1'
+'1.2'
 >>> check_id("scene_01", "scene id")
 'scene_01'
 """
@@ -35,7 +37,7 @@ import re
 
 from stimuli.errors import MRDError
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SUPPORTED_MAJOR = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 GROUPS = ("shape", "material", "lighting")
@@ -131,7 +133,7 @@ def check_schema_version(version: object, path: object, writing: bool = False) -
     >>> check_schema_version("2.0", "new.h5")
     Traceback (most recent call last):
     ...
-    stimuli.errors.MRDError: new.h5: schema_version '2.0' is not supported by this suite, which reads 1.x (writes 1.1); use a matching version of mrd-suite
+    stimuli.errors.MRDError: new.h5: schema_version '2.0' is not supported by this suite, which reads 1.x (writes 1.2); use a matching version of mrd-suite
     """
     if version is None:
         raise MRDError(f"{path}: root attribute 'schema_version' is missing; not an MRD stimulus set")

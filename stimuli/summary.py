@@ -127,9 +127,7 @@ def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
         "criterion": m.criterion,
         "similarity": {
             mid: {"cosine": round(sim.mean_cosine, 6), "rel_l2": round(float(np.mean(sim.rel_l2)), 6),
-                  "null_max_cosine": round(sim.null_max_cosine, 6),
-                  **({"top1": sim.classification["top1"], "top5": sim.classification["top5"]}
-                     if sim.classification else {})}
+                  "null_max_cosine": round(sim.null_max_cosine, 6)}
             for mid, sim in m.similarity.items()
         },
         "physical_distance": m.physical_distance,
@@ -172,11 +170,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{own.get('null_max_cosine', float('nan')):>8.4f}"
         )
         for mid, sim in m["similarity"].items():
-            agree = f", top-1/top-5 class agreement {sim['top1']:.2f}/{sim['top5']:.2f}" if "top1" in sim else ""
             if mid != m["model"]:
-                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f}){agree}")
-            elif agree:
-                lines.append(f"      {agree[2:]}")
+                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f})")
     if s.get("user_modules"):
         lines.append(f"  note: {s['user_modules']}")
     for err in s.get("errors", []):

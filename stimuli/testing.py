@@ -124,24 +124,40 @@ def synthetic_metamer(scene: SceneRecord, metamer_id: str, model_id: str, shift:
 
 def write_synthetic_store(path: str | os.PathLike[str], n_scenes: int = 2, n_metamers_per_scene: int = 3,
                           views: int = 2, size: int = 32, config_text: str = "synthetic = true\n",
-                          merge_every: int = 8, n_renders: int = RENDERS) -> list[str]:
+                          n_renders: int = RENDERS) -> list[str]:
     """Write (or complete) a synthetic store; return the metamer ids.
 
     Metamers alternate between the ``material`` and ``shape`` groups; their colour shift grows with
     their index (0.02, 0.06, 0.10, ...). Every scene and metamer holds ``n_renders`` independent
     renders (0: none, like a schema 1.0 store); the display images do not depend on ``n_renders``.
     """
+    with StoreWriter(path, config_text=config_text) as w:
+        return add_synthetic_units(w, n_scenes, n_metamers_per_scene, views, size, n_renders)
+
+
+def add_synthetic_units(w: StoreWriter, n_scenes: int = 2, n_metamers_per_scene: int = 3, views: int = 2,
+                        size: int = 32, n_renders: int = RENDERS) -> list[str]:
+    """Add the units of :func:`write_synthetic_store` that ``w`` lacks (the writer stays open); return the ids.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> w = StoreWriter(os.path.join(tempfile.mkdtemp(), "u.h5"), config_text="x = 1")
+    >>> ids = add_synthetic_units(w, n_scenes=1, n_metamers_per_scene=2)
+    >>> ids, len(w.pending)
+    (['scene0-m0', 'scene0-m1'], 4)
+    >>> w.close()
+    """
     ids = []
-    with StoreWriter(path, config_text=config_text, merge_every=merge_every) as w:
-        w.add_model(synthetic_model())
-        for s in range(n_scenes):
-            scene = synthetic_scene(f"scene{s}", seed=s, views=views, size=size, n_renders=n_renders)
-            w.add_scene(scene)
-            for k in range(n_metamers_per_scene):
-                mid = f"scene{s}-m{k}"
-                ids.append(mid)
-                if not w.has_metamer(mid):
-                    group = ("material", "shape")[k % 2]
-                    w.add_metamer(synthetic_metamer(scene, mid, "toy", 0.02 + 0.04 * k, seed=100 * s + k, group=group,
-                                                    n_renders=n_renders))
+    w.add_model(synthetic_model())
+    for s in range(n_scenes):
+        scene = synthetic_scene(f"scene{s}", seed=s, views=views, size=size, n_renders=n_renders)
+        w.add_scene(scene)
+        for k in range(n_metamers_per_scene):
+            mid = f"scene{s}-m{k}"
+            ids.append(mid)
+            if not w.has_metamer(mid):
+                group = ("material", "shape")[k % 2]
+                w.add_metamer(synthetic_metamer(scene, mid, "toy", 0.02 + 0.04 * k, seed=100 * s + k, group=group,
+                                                n_renders=n_renders))
     return ids

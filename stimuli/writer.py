@@ -1,27 +1,32 @@
-"""Crash-safe writing of a stimulus set.
+"""Crash-safe writing of a stimulus set, at a cost per unit that does not grow with the set.
 
 HDF5 is not crash-consistent: a process killed while it updates a file can leave the file
 unreadable. The writer therefore never modifies the store in place:
 
-1. Each unit (model, scene, metamer, or a similarity added by ``mrd score``) is first written
-   as a small HDF5 file in the journal folder ``SET.h5.journal/`` under a temporary name, fsync'd,
-   and renamed into place. A unit file therefore either exists complete or not at all.
-2. Periodically (every ``merge_every`` units, after ``merge_seconds``, and on close) the journal is
-   merged: the store is copied to ``SET.h5.merge.tmp``, the journal units are added, the content
-   digest is recomputed, the copy is fsync'd and atomically renamed over ``SET.h5``; only then are the
-   merged unit files deleted.
+1. Each unit (model, scene, metamer, or a similarity added by ``mrd score``; the kinds are the
+   table :data:`stimuli.units.KINDS`) is built in memory and written as one small immutable file in
+   the journal folder ``SET.h5.journal/`` (:mod:`stimuli.journal`: temporary name, fsync, rename).
+   Adding a unit costs its own bytes only: nothing else is copied or re-hashed. The unit's
+   per-unit hash (``image_digest``) is made then, from the checksums of its arrays.
+2. The pack step (:mod:`stimuli.pack`) runs once, when the writer closes (``mrd generate`` and
+   ``mrd score`` finishing, or ``mrd pack SET.h5``): the store is copied, the journal units are added
+   to the copy, the content digest is combined from the per-unit hashes, the copy is fsync'd and
+   atomically renamed over ``SET.h5``; only then are the unit files deleted. O(total) once per run.
 
-After a crash at any point ``SET.h5`` is the last complete store (it validates and holds only
-complete units) and the journal holds complete units not yet merged. Opening a writer again
-removes temporary files, merges the journal (skipping units already present) and carries on, so
-re-running ``mrd generate`` resumes. Only one writer may hold a store at a time (a lock file,
-removed again when the writer closes).
+``SET.h5`` is therefore always a complete, valid store (the state of its last pack) and the
+journal holds complete units. Readers (:class:`stimuli.StimulusSet`) refuse a set whose journal
+holds finished units, saying how to pack it, so no experiment records the digest of a set that is
+still being written. Opening a writer again removes partial files, packs the units a killed run
+left (dropping any that a kill just after a pack's rename left behind), and carries on; re-running
+``mrd generate`` resumes. Only one writer may hold a store at a time (a lock file, removed again
+when the writer closes).
 
 A write that fails for lack of space (checked before writing, and ``ENOSPC`` while writing) raises
 :class:`MRDError` saying how much is needed, removes its temporary file and leaves the last
-complete store (and the journal's complete units) as they were. A unit is built in memory and
-written with plain ``os.write`` calls, so a full disk is an ordinary error there, never a crash inside
-HDF5. A store created by a writer that then fails before any unit was added is removed again.
+complete store and the journal's complete units as they were. The check before a unit is written
+also keeps room for the pack (a copy of the store plus the journal), so a set whose disk fills
+up can still be packed. A store created by a writer that then fails before any unit was added is
+removed again.
 
 Examples
 --------
@@ -40,8 +45,6 @@ import hashlib
 import io
 import os
 import re
-import shutil
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,22 +57,16 @@ from stimuli.checks import check_finite, check_metamer, check_scene, check_simil
 from stimuli.checksum import stamp_group
 from stimuli.digest import content_digest
 from stimuli.errors import MRDError
-from stimuli.fsutil import (
-    free_bytes,
-    fsync_dir,
-    fsync_file,
-    mib,
-    release_lock,
-    space_error,
-    take_lock,
-    write_new_file,
-)
+from stimuli.fsutil import free_bytes, fsync_dir, mib, release_lock, space_error, take_lock, write_new_file
+from stimuli.journal import JournalUnit, build_unit, journal_dir, read_units, remove_partial, write_unit_file
+from stimuli.pack import in_store, pack_tmp, pack_units
 from stimuli.records import MetamerRecord, ModelRecord, SceneRecord, Similarity
 from stimuli.schema import GROUP_PATTERN, GROUPS, SCHEMA_VERSION, check_id, check_schema_version
+from stimuli.units import KINDS, folders
 from stimuli.version import suite_version
 
-KIND_ORDER = {"model": 0, "scene": 1, "metamer": 2, "similarity": 3}
-_PLURAL = {"model": "models", "scene": "scenes", "metamer": "metamers"}
+__all__ = ["MAX_CONFIG_BYTES", "SPACE_MARGIN", "StoreWriter", "journal_dir", "sha256_text"]
+
 MAX_CONFIG_BYTES = 4 << 20
 """Largest config text a store records (a config is a short TOML file)."""
 SPACE_MARGIN = 4 << 20
@@ -87,18 +84,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def journal_dir(path: str | os.PathLike[str]) -> Path:
-    """The journal folder that belongs to a store file.
-
-    Examples
-    --------
-    >>> journal_dir("/data/set.h5").name
-    'set.h5.journal'
-    """
-    p = Path(path)
-    return p.with_name(p.name + ".journal")
-
-
 class StoreWriter:
     """Create a stimulus set, or resume writing one, with crash-safe unit writes.
 
@@ -109,11 +94,9 @@ class StoreWriter:
     config_text : str, optional
         The stimulus-set config (TOML text). Required to create a store; when resuming it must
         equal the stored config (same sha256), else :class:`MRDError`. ``None`` skips the check
-        (used by ``mrd score``, which only adds similarities).
-    merge_every : int
-        Merge the journal into the store after this many units.
-    merge_seconds : float
-        Merge the journal when this much time has passed since the last merge.
+        (used by ``mrd score``, which only adds similarities, and ``mrd pack``).
+    progress : bool
+        Show a progress bar while packing (more than 50 units).
 
     Examples
     --------
@@ -125,22 +108,17 @@ class StoreWriter:
     ['set.h5']
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        config_text: str | None = None,
-        merge_every: int = 8,
-        merge_seconds: float = 300.0,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], config_text: str | None = None, progress: bool = False) -> None:
         self.path = Path(path)
         self.journal = journal_dir(self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.merge_every = max(1, int(merge_every))
-        self.merge_seconds = float(merge_seconds)
+        self.progress = progress
         self._created = False
         self._added = 0
         self._journal_made = False
-        self._units: list[Path] = []
+        self.pending: list[JournalUnit] = []
+        """Finished units in the journal, not yet packed (write order)."""
+        self._pending_bytes = 0
         self._made_dirs = [d for d in [*self.path.parent.parents][::-1] + [self.path.parent] if not d.exists()]
         if self._made_dirs and config_text is None:
             raise MRDError(f"{self.path}: no such stimulus set (its folder does not exist)")
@@ -165,28 +143,25 @@ class StoreWriter:
         if not self.journal.exists():
             self.journal.mkdir()
             self._journal_made = True
-        for stale in list(self.journal.glob("*.tmp")) + [self.path.with_name(self.path.name + ".merge.tmp")]:
-            stale.unlink(missing_ok=True)
+        remove_partial(self.journal)
+        for stale in (pack_tmp(self.path), self.path.with_name(self.path.name + ".merge.tmp")):
+            stale.unlink(missing_ok=True)  # (.merge.tmp: the name the writer before schema 1.2 used)
+        units = read_units(self.journal)
+        self._seq = max((u.seq for u in units), default=0)
         with h5py.File(self.path, "r") as f:
-            self._stored = {k: set(f[p].keys()) for k, p in _PLURAL.items()}
-        self._pending: dict[str, set[str]] = {k: set() for k in _PLURAL}
-        self._seq = 0
-        for unit in sorted(self.journal.glob("*.h5")):
-            try:
-                seq = int(unit.name.split("-")[0])
-                with h5py.File(unit, "r") as uf:
-                    kind, uid = str(uf.attrs["kind"]), str(uf.attrs["unit_id"])
-            except (OSError, KeyError, ValueError) as exc:
-                raise MRDError(
-                    f"{unit}: journal unit cannot be read ({exc}); move it out of {self.journal} to resume"
-                ) from None
-            self._seq = max(self._seq, seq)
-            if kind in self._pending:
-                self._pending[kind].add(uid)
-            self._units.append(unit)
-        self._last_merge = time.monotonic()
-        if self._units:
-            self.flush()
+            left = [u for u in units if not in_store(f, u)]
+        for u in units:  # a kill between a pack's rename and its clean-up leaves packed units behind
+            if u not in left:
+                u.path.unlink(missing_ok=True)
+        self.pending = left
+        self._pending_bytes = sum(u.size for u in left)
+        self.pack()  # units a killed run left: packed now, so readers opened after this writer see them
+
+    def _read_stored(self) -> None:
+        with h5py.File(self.path, "r") as f:
+            self._stored = {k.name: set(f[k.folder].keys()) if k.folder in f else set()
+                            for k in KINDS.values() if k.folder is not None}
+        self._pending_ids: dict[str, set[str]] = {k: set() for k in self._stored}
 
     def _create(self, config_text: str) -> None:
         size = len(config_text.encode("utf-8"))
@@ -195,7 +170,7 @@ class StoreWriter:
                            f"{mib(MAX_CONFIG_BYTES)}")
         tmp = self.path.with_name(self.path.name + ".create.tmp")
         try:
-            self._need(len(config_text.encode("utf-8")), "create the store")
+            self._need(size, "create the store")
             bio = io.BytesIO()
             with h5py.File(bio, "w") as f:
                 f.attrs["schema_version"] = SCHEMA_VERSION
@@ -203,7 +178,7 @@ class StoreWriter:
                 f.attrs["suite_version"] = suite_version()
                 f.attrs["config_text"] = config_text
                 f.attrs["config_sha256"] = sha256_text(config_text)
-                for group in _PLURAL.values():
+                for group in folders():
                     stamp_group(f.create_group(group))
                 f.attrs["content_digest"] = content_digest(f)
                 stamp_group(f)
@@ -241,34 +216,35 @@ class StoreWriter:
             )
 
     # -- queries -------------------------------------------------------------------------------
-    def _has(self, kind: str, uid: str) -> bool:
-        return uid in self._stored[kind] or uid in self._pending[kind]
+    def has_unit(self, kind: str, uid: str) -> bool:
+        """Whether a unit of ``kind`` (one with a folder: model, scene, metamer, ...) is stored or pending."""
+        return uid in self._stored[kind] or uid in self._pending_ids[kind]
 
     def has_model(self, model_id: str) -> bool:
         """Whether the model is in the store or its journal."""
-        return self._has("model", model_id)
+        return self.has_unit("model", model_id)
 
     def has_scene(self, scene_id: str) -> bool:
         """Whether the scene is in the store or its journal."""
-        return self._has("scene", scene_id)
+        return self.has_unit("scene", scene_id)
 
     def has_metamer(self, metamer_id: str) -> bool:
         """Whether the metamer is complete in the store or its journal."""
-        return self._has("metamer", metamer_id)
+        return self.has_unit("metamer", metamer_id)
 
     # -- adding units -------------------------------------------------------------------------
     def add_model(self, rec: ModelRecord) -> None:
         """Add a model (durable on return). Adding an existing id is a no-op."""
         check_id(rec.model_id, "model id")
         if not self.has_model(rec.model_id):
-            self._write_unit("model", rec.model_id, lambda g: h5io.write_model(g, rec))
+            self.write_unit("model", rec.model_id, lambda g: h5io.write_model(g, rec))
 
     def add_scene(self, rec: SceneRecord) -> None:
         """Add a target scene (durable on return). Adding an existing id is a no-op."""
         check_id(rec.scene_id, "scene id")
         check_scene(rec)
         if not self.has_scene(rec.scene_id):
-            self._write_unit("scene", rec.scene_id, lambda g: h5io.write_scene(g, rec))
+            self.write_unit("scene", rec.scene_id, lambda g: h5io.write_scene(g, rec))
 
     def add_metamer(self, rec: MetamerRecord) -> None:
         """Add a complete metamer (durable on return). Adding an existing id is a no-op."""
@@ -284,7 +260,7 @@ class StoreWriter:
             raise MRDError(f"{what}: similarity under its own model {rec.model_id!r} is missing")
         check_metamer(rec)
         if not self.has_metamer(rec.metamer_id):
-            self._write_unit("metamer", rec.metamer_id, lambda g: h5io.write_metamer(g, rec))
+            self.write_unit("metamer", rec.metamer_id, lambda g: h5io.write_metamer(g, rec))
 
     def add_similarity(self, metamer_id: str, model_id: str, sim: Similarity) -> None:
         """Add (or replace) a metamer's similarity under another model (durable on return)."""
@@ -296,77 +272,45 @@ class StoreWriter:
         check_similarity(sim, sim.cosine.shape[0], what)
         for name in ("cosine", "rel_l2", "null_cosine", "null_rel_l2"):
             check_finite(getattr(sim, name), f"{what}: {name}")
-        self._write_unit(
+        self.write_unit(
             "similarity", f"{metamer_id}/{model_id}", lambda g: h5io.write_similarity(g, sim),
             metamer_id=metamer_id, model_id=model_id,
         )
 
-    def _write_unit(self, kind: str, uid: str, fill: Callable[[h5py.Group], None], **attrs: str) -> None:
-        bio = io.BytesIO()  # built in memory: the disk only sees plain writes of finished bytes
-        with h5py.File(bio, "w") as uf:
-            uf.attrs["kind"], uf.attrs["unit_id"] = kind, uid
-            for key, value in attrs.items():
-                uf.attrs[key] = value
-            fill(uf.create_group("unit"))
-        data = bio.getbuffer()
-        self._need(len(data), f"write {kind} {uid!r}")
-        self._seq += 1
-        final = self.journal / f"{self._seq:08d}-{kind}.h5"
-        tmp = final.with_name(final.name + ".tmp")
-        try:
-            write_new_file(tmp, data)
-        except OSError as exc:
-            self._seq -= 1
-            raise space_error(exc, self.path, f"writing {kind} {uid!r}") from None
-        os.replace(tmp, final)
-        fsync_dir(self.journal)
-        self._added += 1
-        if kind in self._pending:
-            self._pending[kind].add(uid)
-        self._units.append(final)
-        due = time.monotonic() - self._last_merge >= self.merge_seconds
-        if len(self._units) >= self.merge_every or due:
-            self.flush()
+    def write_unit(self, kind: str, uid: str, fill: Callable[[h5py.Group], None], **attrs: str) -> None:
+        """Write one unit durably to the journal (the hook every ``add_*`` method uses).
 
-    # -- merging -------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Merge the journal into the store file (atomic replace), then empty the journal."""
-        if not self._units:
-            return
-        tmp = self.path.with_name(self.path.name + ".merge.tmp")
-        units = sorted(self._units, key=lambda u: (KIND_ORDER[u.name.split("-")[1][:-3]], u.name))
-        self._need(self.path.stat().st_size + sum(u.stat().st_size for u in units), "merge the journal")
+        ``fill`` writes the unit's group in the store layout (an :mod:`stimuli.h5io` function);
+        ``attrs`` are extra attributes of the unit file (what :func:`stimuli.units.place` needs).
+        The caller checks the record first. Costs the unit's own bytes, whatever the set's size.
+        """
+        data = build_unit(kind, uid, fill, attrs)
+        pack_room = self.path.stat().st_size + self._pending_bytes + len(data)
+        self._need(len(data) + pack_room, f"write {kind} {uid!r} (keeping room to pack the set)")
         try:
-            shutil.copyfile(self.path, tmp)
-            with h5py.File(tmp, "a") as f:
-                touched = set()
-                for unit in units:
-                    with h5py.File(unit, "r") as uf:
-                        touched.add(_merge_unit(f, uf))
-                for name in sorted(touched):
-                    stamp_group(f[name])
-                f.attrs["content_digest"] = content_digest(f)
-                stamp_group(f)
-            fsync_file(tmp)
-        except BaseException as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise space_error(exc, self.path, f"merging {len(units)} journal units") from None
-            raise
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
-        for unit in units:
-            unit.unlink(missing_ok=True)
-        for kind in self._pending:
-            self._stored[kind] |= self._pending[kind]
-            self._pending[kind] = set()
-        self._units = []
-        self._last_merge = time.monotonic()
+            final = write_unit_file(self.journal, self._seq + 1, kind, data)
+        except OSError as exc:
+            raise space_error(exc, self.path, f"writing {kind} {uid!r}") from None
+        self._seq += 1
+        self._added += 1
+        self.pending.append(JournalUnit(self._seq, kind, uid, final, len(data)))
+        self._pending_bytes += len(data)
+        if kind in self._pending_ids:
+            self._pending_ids[kind].add(uid)
+
+    # -- packing -------------------------------------------------------------------------------
+    def pack(self) -> None:
+        """Pack the journal's units into the store file (atomic replace; O(store) once), then drop them."""
+        if self.pending:
+            self._need(self.path.stat().st_size + self._pending_bytes, "pack the journal")
+            pack_units(self.path, self.pending, progress=self.progress)
+            self.pending, self._pending_bytes = [], 0
+        self._read_stored()
 
     def close(self) -> None:
-        """Merge what is pending and release the store (the journal folder and lock file go)."""
+        """Pack what is pending and release the store (the journal folder and lock file go)."""
         try:
-            self.flush()
+            self.pack()
             if self.journal.exists() and not any(self.journal.iterdir()):
                 self.journal.rmdir()
         finally:
@@ -396,26 +340,10 @@ class StoreWriter:
             self.close()
             return
         try:  # keep finished work; the original error is what the caller needs to see
-            self.flush()
-        except Exception:  # noqa: S110 - the journal keeps the units; the next writer merges them
+            self.pack()
+        except Exception:  # noqa: S110 - the journal keeps the units; the next writer packs them
             pass
         finally:
             self._discard_if_empty()
             self._release()
             self._remove_made_dirs()
-
-
-def _merge_unit(f: h5py.File, uf: h5py.File) -> str:
-    """Copy one journal unit into the open store; return the folder whose members changed."""
-    kind, uid = str(uf.attrs["kind"]), str(uf.attrs["unit_id"])
-    if kind == "similarity":
-        mid, model_id = str(uf.attrs["metamer_id"]), str(uf.attrs["model_id"])
-        sims = f["metamers"][mid]["similarity"]
-        if model_id in sims:
-            del sims[model_id]
-        uf.copy(uf["unit"], sims, name=model_id)
-        return sims.name
-    dest = f[_PLURAL[kind]]
-    if uid not in dest:
-        uf.copy(uf["unit"], dest, name=uid)
-    return dest.name

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import h5py
 import numpy as np
 import pytest
 
 from stimuli import MRDError, StimulusSet, StoreWriter, validate_store
+from stimuli.checksum import stamp_group
 from stimuli.testing import synthetic_metamer, synthetic_model, synthetic_scene, write_synthetic_store
 
 CRIT = {"oddity_pc": 0.36, "oddity_pc_max": 0.42, "null_p": 0.001, "null_alpha": 0.01, "beats_start": True}
@@ -109,19 +111,24 @@ def test_validator_checks_renders_and_criterion(tmp_path):
         assert any(message in p for p in problems), (name, problems)
 
 
-def _independent_digest(path) -> str:
-    """The 1.1 digest as docs/schema.md defines it, computed here from raw bytes with hashlib only."""
-    outer = hashlib.sha256()
+def _independent_digest(path, form: str = "1.2") -> str:
+    """The digest as docs/schema.md defines it (``form`` 1.2 or 1.1), computed from raw bytes with hashlib only."""
+    outer, units = hashlib.sha256(), []
     with h5py.File(path, "r") as f:
         for kind in ("scenes", "metamers"):
             for uid in sorted(f[kind]):
+                unit = hashlib.sha256()
                 for name in ("display", "renders"):
                     if name not in f[kind][uid]:
                         continue
                     arr = f[kind][uid][name][()]
                     inner = hashlib.sha256(f"{arr.dtype.str}|{arr.shape}\0".encode() + arr.tobytes()).hexdigest()
                     outer.update(f"{kind}/{uid}/{name}:{arr.shape}\0{inner}".encode())
-    return outer.hexdigest()
+                    unit.update(f"{name}:{arr.shape}\0{inner}".encode())
+                units.append(f"{kind}/{uid}\0{unit.hexdigest()}\n")
+    if form == "1.1":
+        return outer.hexdigest()
+    return hashlib.sha256("".join(sorted(units)).encode()).hexdigest()
 
 
 def test_digest_follows_its_documented_definition_and_covers_renders(tmp_path):
@@ -129,8 +136,17 @@ def test_digest_follows_its_documented_definition_and_covers_renders(tmp_path):
     write_synthetic_store(a, n_renders=3)
     write_synthetic_store(b, n_renders=2)
     with StimulusSet(a) as sa, StimulusSet(b) as sb:
+        assert sa.schema_version == "1.2"
         assert sa.digest == _independent_digest(a)
         assert sa.digest != sb.digest  # same display images, other renders
+    old = tmp_path / "old.h5"  # a 1.1 store keeps its 1.1 digest
+    shutil.copy(a, old)
+    with h5py.File(old, "a") as f:
+        f.attrs["schema_version"], f.attrs["content_digest"] = "1.1", _independent_digest(old, "1.1")
+        stamp_group(f)
+    assert validate_store(old) == []
+    with StimulusSet(old) as s:
+        assert s.verify_images() == _independent_digest(old, "1.1")
     with h5py.File(a, "a") as f:  # one render pixel changed: the recomputed digest changes
         f["metamers/scene1-m2/renders"][2, 0, 0, 0, 0] ^= 1
     assert _independent_digest(a) != StimulusSet(a).digest
