@@ -16,6 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from analysis.options import float_in, int_in, int_list_in
+
+MAX_SEED = 2**32 - 1
+"""Largest seed (numpy's legacy seeding limit, so a seed means the same everywhere)."""
+
 
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.api import analyze
@@ -25,6 +30,8 @@ def _analyze(args: argparse.Namespace) -> int:
         raise MRDError("give --stimuli SET.h5 and --data DIR (session data), or --trials CSV (a tidy table)")
     if args.trials is not None and (args.stimuli is not None or args.data is not None):
         raise MRDError("--trials cannot be combined with --stimuli/--data; choose one entry")
+    methods = args.mixed_method or ("laplace",)
+    bayes = _bayes_options(args) if "bayes" in methods and not args.no_mixed else None
     res = analyze(
         stimuli=args.stimuli,
         data=args.data,
@@ -42,13 +49,17 @@ def _analyze(args: argparse.Namespace) -> int:
         formula=args.formula,
         random=args.random or ("participant", "item"),
         link=args.link,
-        mixed_methods=args.mixed_method or ("laplace",),
+        mixed_methods=methods,
+        bayes_options=bayes,
         gee=args.gee,
         psychometric_backend=args.psychometric_backend,
         n_boot=args.n_boot,
         seed=args.seed,
         progress=not args.quiet,
     )
+    fit = res.mixed.bayes if res.mixed is not None else None
+    if fit is not None and not fit.converged:  # refuse: the other outputs stand, the Bayesian numbers do not
+        raise MRDError(f"{fit.refusal()}. The other results were written to {args.out}")
     a = res.data.analysed
     print(
         f"analysed {len(a)} trials from {a['participant'].nunique()} participants; "
@@ -57,11 +68,19 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from exc
+def _bayes_options(args: argparse.Namespace) -> dict:
+    """Sampler settings of ``--mixed-method bayes``, checked before any work (and the extra installed)."""
+    from analysis.bayes import check_settings, require
+
+    require()
+    opts = {
+        "draws": args.bayes_draws,
+        "tune": args.bayes_tune,
+        "chains": args.bayes_chains,
+        "target_accept": args.bayes_target_accept,
+    }
+    check_settings(level=0.95, **opts)
+    return {**opts, "seed": args.seed if args.bayes_seed is None else args.bayes_seed}
 
 
 def _power(args: argparse.Namespace) -> int:
@@ -149,25 +168,24 @@ def add_power(subparsers: argparse._SubParsersAction) -> None:
         "--x-col", metavar="COL", help="numeric predictor of --trials (default: similarity/distance)"
     )
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
-    p.add_argument("--participants", type=_ints, default=[4, 8, 16], metavar="N,N", help="default 4,8,16")
-    p.add_argument(
-        "--repeats", type=_ints, default=[5, 10], metavar="N,N", help="repeats per item (default 5,10)"
-    )
-    p.add_argument("--items", type=_ints, metavar="N,N", help="items per study (default: all)")
-    p.add_argument(
-        "--effect",
-        type=float,
-        default=-0.5,
-        help="log-odds per SD of the predictor (default -0.5: more similar, harder)",
-    )
-    p.add_argument(
-        "--baseline-pc", type=float, default=0.7, help="pc of a typical observer and item (default 0.7)"
-    )
-    p.add_argument("--sd-participant", type=float, default=0.5, help="random-intercept SD (default 0.5)")
-    p.add_argument("--sd-item", type=float, default=0.5, help="random-intercept SD (default 0.5)")
-    p.add_argument("--n-sims", type=int, default=100, help="simulated studies per grid point (default 100)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--participants", type=int_list_in(2, 10_000), default=[4, 8, 16], metavar="N,N",
+                   help="participants per study, each 2..10000 (default 4,8,16)")  # fmt: skip
+    p.add_argument("--repeats", type=int_list_in(1, 10_000), default=[5, 10], metavar="N,N",
+                   help="repeats per item, each 1..10000 (default 5,10)")  # fmt: skip
+    p.add_argument("--items", type=int_list_in(2, 100_000), metavar="N,N",
+                   help="items per study, each 2..100000 (default: all)")  # fmt: skip
+    p.add_argument("--effect", type=float_in(-20, 20), default=-0.5,
+                   help="log-odds per SD of the predictor, -20..20 (default -0.5: more similar, harder)")  # fmt: skip
+    p.add_argument("--baseline-pc", type=float_in(1 / 3, 1, lo_open=True, hi_open=True), default=0.7,
+                   help="pc of a typical observer and item, between the guess rate 1/3 and 1 (default 0.7)")  # fmt: skip
+    p.add_argument("--sd-participant", type=float_in(0, 10), default=0.5,
+                   help="random-intercept SD, 0..10 (default 0.5)")  # fmt: skip
+    p.add_argument("--sd-item", type=float_in(0, 10), default=0.5, help="random-intercept SD, 0..10 (default 0.5)")
+    p.add_argument("--n-sims", type=int_in(1, 100_000), default=100,
+                   help="simulated studies per grid point, 1..100000 (default 100)")  # fmt: skip
+    p.add_argument("--alpha", type=float_in(0, 1, lo_open=True, hi_open=True), default=0.05,
+                   help="significance level, in (0, 1) (default 0.05)")  # fmt: skip
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help=f"seed, 0..{MAX_SEED} (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_power)
 
@@ -210,13 +228,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODEL_ID",
         help="model whose similarity is the predictor (default: each metamer's generating model)",
     )
-    m.add_argument(
-        "--sigma", type=float, metavar="S", help="model-observer noise (default: fitted to the humans)"
-    )
-    m.add_argument(
-        "--n-boot", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)"
-    )
-    m.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    m.add_argument("--sigma", type=float_in(0, 1000, lo_open=True), metavar="S",
+                   help="model-observer noise, in (0, 1000] (default: fitted to the humans)")  # fmt: skip
+    m.add_argument("--n-boot", type=int_in(1, 100_000), default=1000, metavar="N",
+                   help="bootstrap replicates, 1..100000 (default 1000)")  # fmt: skip
+    m.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help=f"bootstrap seed, 0..{MAX_SEED} (default 0)")
     m.add_argument("--no-mixed", action="store_true", help="skip the mixed models")
     m.add_argument(
         "--formula",
@@ -240,8 +256,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--mixed-method",
         action="append",
-        choices=("laplace", "vb", "map"),
-        help="mixed-model fit (repeat for several; default laplace, as lme4's glmer)",
+        choices=("laplace", "vb", "map", "bayes"),
+        help="mixed-model fit (repeat for several; default laplace, as lme4's glmer; bayes: PyMC's NUTS, "
+        "optional extra mrd-suite[bayes], reported only when converged)",
+    )
+    b = p.add_argument_group("full-Bayesian mixed model (--mixed-method bayes)")
+    b.add_argument("--bayes-draws", type=int, default=1000, metavar="N", help="draws per chain (default 1000)")
+    b.add_argument("--bayes-tune", type=int, default=1000, metavar="N", help="tuning steps per chain (default 1000)")
+    b.add_argument("--bayes-chains", type=int, default=4, metavar="N", help="chains, at least 2 (default 4)")
+    b.add_argument("--bayes-seed", type=int, metavar="S", help="sampler seed (default: --seed)")
+    b.add_argument(
+        "--bayes-target-accept",
+        type=float,
+        default=0.9,
+        metavar="P",
+        help="NUTS target acceptance in (0, 1); raise it if divergences are reported (default 0.9)",
     )
     m.add_argument(
         "--psychometric-backend",

@@ -7,6 +7,16 @@
 on the Python module that holds the factory; defaults are 224 px and ImageNet statistics.
 Weights: the module's own (``weights = "default"``) or a state dict file loaded into it.
 
+A config is a script: naming a module imports it, which runs its code, and then calls the factory.
+Only run configs you trust. What can be checked is checked, with an error naming the model id and
+the ``[[models]] name`` field: a name that is not ``package.module:factory``, a module whose import
+fails, a class, a built-in function (``os:system``, ``builtins:eval``, ``os:abort``) or a function
+that needs arguments is refused before anything is called; a factory that raises or returns
+something other than ``(torch.nn.Module, [layer names])``, and a forward pass that fails or returns
+something other than ``{layer: finite (B, ...) tensor}``, give a clear error. What the module's own
+code does (``os.abort()``, ``os._exit``, deleting files) cannot be stopped from inside the process.
+Reading a store never imports a module named in it.
+
 Examples
 --------
 >>> from mrd.models import ModelSpec
@@ -18,6 +28,9 @@ Examples
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -27,42 +40,94 @@ import torch
 
 from mrd.models import weights as W
 from mrd.models.parts import ModelParts
-from mrd.models.spec import DEFAULT_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, ModelSpec
+from mrd.models.spec import DEFAULT_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, ModelSpec, derive_model_id
 from stimuli.errors import MRDError
 from stimuli.records import ModelRecord
 
 
-def _import_factory(name: str) -> tuple[ModuleType, Callable[[], Any]]:
+def _where(name: str, model_id: str | None = None) -> str:
+    """How errors name a user model: its id and the config field that names it."""
+    return f"model {model_id or derive_model_id(name)!r} ([[models]] name = {name!r})"
+
+
+def _failure(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0][:300] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _import_factory(name: str, where: str) -> tuple[ModuleType, Callable[[], Any]]:
     modname, _, factname = name.partition(":")
-    if not modname or not factname:
-        raise MRDError(f"model {name!r}: a user module is named 'package.module:factory'")
+    if not modname or not factname or not all(p.isidentifier() for p in (*modname.split("."), *factname.split("."))):
+        raise MRDError(f"{where}: a user module is named 'package.module:factory' (Python names joined by dots)")
     try:
         pymod = importlib.import_module(modname)
     except ImportError as exc:
-        raise MRDError(f"model {name!r}: cannot import {modname!r} ({exc}); is it on PYTHONPATH?") from None
-    factory = getattr(pymod, factname, None)
+        raise MRDError(f"{where}: cannot import {modname!r} ({exc}); is it on PYTHONPATH?") from None
+    except (Exception, SystemExit) as exc:  # the module's own code failed while it was imported
+        raise MRDError(f"{where}: importing {modname!r} failed ({_failure(exc)})") from None
+    factory: Any = pymod
+    for part in factname.split("."):
+        factory = getattr(factory, part, None)
     if not callable(factory):
-        found = sorted(k for k, v in vars(pymod).items() if callable(v) and not k.startswith("_"))
-        raise MRDError(f"model {name!r}: {modname} has no callable {factname!r}; callables there: {found}")
+        found = sorted(k for k, v in vars(pymod).items() if callable(v) and not k.startswith("_"))[:40]
+        raise MRDError(f"{where}: {modname} has no callable {factname!r}; callables there: {found}")
+    _check_factory(where, factory)
     return pymod, factory
 
 
-def _call_factory(name: str) -> tuple[ModuleType, torch.nn.Module, list[str]]:
-    pymod, factory = _import_factory(name)
-    result = factory()
-    if (
-        not isinstance(result, Sequence)
-        or len(result) != 2
-        or not isinstance(result[0], torch.nn.Module)
-        or not isinstance(result[1], Sequence)
-        or not result[1]
-        or not all(isinstance(s, str) for s in result[1])
-    ):
+def _check_factory(where: str, factory: Any) -> None:
+    """Refuse what cannot be a factory before calling it: classes, built-in functions, and functions
+    that need arguments (so ``os:system``, ``builtins:eval`` or ``torch.nn:Linear`` are never called)."""
+    what = f"{getattr(factory, '__module__', None) or '?'}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+    if isinstance(factory, type):
         raise MRDError(
-            f"model {name!r}: factory() must return (torch.nn.Module, [layer names]), "
-            f"got {type(result).__name__}"
+            f"{where}: {what} is a class; name a function that returns (torch.nn.Module, [layer names])"
         )
-    return pymod, result[0], list(result[1])
+    if inspect.isbuiltin(factory) or isinstance(factory, (types.BuiltinMethodType, types.MethodWrapperType)):
+        raise MRDError(
+            f"{where}: {what} is a built-in function, not a model factory; name a Python function "
+            "that returns (torch.nn.Module, [layer names])"
+        )
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # no signature to check (a C-level callable object): calling it is the only test
+    try:
+        sig.bind()
+    except TypeError:
+        raise MRDError(
+            f"{where}: {what}{sig} needs arguments; a factory is called with none and returns "
+            "(torch.nn.Module, [layer names])"
+        ) from None
+
+
+def _call_factory(name: str, model_id: str | None = None) -> tuple[ModuleType, torch.nn.Module, list[str]]:
+    where = _where(name, model_id)
+    pymod, factory = _import_factory(name, where)
+    try:
+        result = factory()
+    except (Exception, SystemExit) as exc:
+        raise MRDError(f"{where}: factory() failed ({_failure(exc)})") from None
+    expected = "factory() must return (torch.nn.Module, [layer names])"
+    if isinstance(result, torch.nn.Module):
+        raise MRDError(f"{where}: {expected}, got only a {type(result).__name__} module (no layer names)")
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise MRDError(f"{where}: {expected}, got {_describe(result)}")
+    module, layers = result
+    if not isinstance(module, torch.nn.Module):
+        raise MRDError(f"{where}: {expected}; its first item is {_describe(module)}, not a torch.nn.Module")
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
+        raise MRDError(f"{where}: {expected}; its second item is {_describe(layers)}, not a non-empty list of names")
+    bad = [v for v in layers if not isinstance(v, str) or not v or len(v) > 256]
+    if bad:
+        raise MRDError(f"{where}: {expected}; layer names must be non-empty strings, got {_describe(bad[0])}")
+    return pymod, module, list(layers)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 
 def user_factory_layers(name: str) -> list[str]:
@@ -76,17 +141,21 @@ def user_factory_layers(name: str) -> list[str]:
     return _call_factory(name)[2]
 
 
-def _attr(name: str, module: torch.nn.Module, pymod: ModuleType, key: str, default: tuple, n: int) -> tuple:
+def _attr(where: str, module: torch.nn.Module, pymod: ModuleType, key: str, default: tuple, n: int) -> tuple:
     value = getattr(module, key, None)
     if value is None:
         value = getattr(pymod, key, default)
     try:
-        out = tuple(float(v) for v in value)
+        out = tuple(float(v) for v in value if not isinstance(v, bool))
     except (TypeError, ValueError):
         out = ()
-    if len(out) != n:
-        raise MRDError(f"model {name!r}: attribute {key} = {value!r} must be {n} numbers")
+    if len(out) != n or not all(math.isfinite(v) for v in out):
+        raise MRDError(f"{where}: attribute {key} = {_describe(value)} must be {n} finite numbers")
     return out
+
+
+MAX_INPUT_SIZE = 4096
+"""Largest input height or width a user module may declare (pixels)."""
 
 
 def build_user_model(spec: ModelSpec) -> ModelParts:
@@ -101,36 +170,36 @@ def build_user_model(spec: ModelSpec) -> ModelParts:
     Raises
     ------
     MRDError
-        If the factory cannot be imported or called, returns the wrong things, or lacks a layer.
+        If the module cannot be imported, the name is not a factory (a class, a built-in, a function
+        that needs arguments), the factory fails or returns the wrong things, a layer is missing, or
+        the module's forward pass fails or returns something other than ``{layer: (B, ...) tensor}``.
+        Every message names the model id and the config field (``[[models]] name``).
     """
-    pymod, module, names = _call_factory(spec.name)
+    where = _where(spec.name, spec.model_id)
+    pymod, module, names = _call_factory(spec.name, spec.model_id)
     unknown = [layer for layer in spec.layers if layer not in names]
     if unknown:
-        raise MRDError(
-            f"model {spec.name!r}: unknown layers {unknown} in field 'layers'; the factory provides {names}"
-        )
-    size = _attr(spec.name, module, pymod, "input_size", DEFAULT_INPUT_SIZE, 3)
-    if size[0] != 3 or any(v < 1 or v != int(v) for v in size):
-        raise MRDError(f"model {spec.name!r}: input_size {size} must be (3, H, W) with positive integers")
-    mean = _attr(spec.name, module, pymod, "mean", IMAGENET_MEAN, 3)
-    std = _attr(spec.name, module, pymod, "std", IMAGENET_STD, 3)
+        raise MRDError(f"{where}: unknown layers {unknown} in field 'layers'; the factory provides {names}")
+    size = _attr(where, module, pymod, "input_size", DEFAULT_INPUT_SIZE, 3)
+    if size[0] != 3 or any(v < 1 or v > MAX_INPUT_SIZE or v != int(v) for v in size[1:]):
+        raise MRDError(f"{where}: input_size {size} must be (3, H, W) with integers H, W in 1..{MAX_INPUT_SIZE}")
+    mean = _attr(where, module, pymod, "mean", IMAGENET_MEAN, 3)
+    std = _attr(where, module, pymod, "std", IMAGENET_STD, 3)
     if any(s <= 0 for s in std):
-        raise MRDError(f"model {spec.name!r}: std {std} must be positive")
+        raise MRDError(f"{where}: std {std} must be positive")
     if spec.weights == "default":
         if spec.weights_sha256 is not None:
-            raise MRDError(f"model {spec.name!r}: weights_sha256 needs a weight file path in 'weights'")
+            raise MRDError(f"{where}: weights_sha256 needs a weight file path in 'weights'")
         source, label, sha = "module", f"module {spec.name}", ""
     elif spec.weights in ("hub", "random"):
         raise MRDError(
-            f"model {spec.name!r}: weights = {spec.weights!r} is for timm models; a user module uses its own "
+            f"{where}: weights = {spec.weights!r} is for timm models; a user module uses its own "
             "weights ('default') or a state dict file path"
         )
     else:
         path = Path(spec.weights).expanduser().resolve()
         sha = W.verify_sha256(path, spec.weights_sha256)
-        state, _how = W.map_state_dict(
-            W.read_state_dict(path), module, what=f"weight file {path} for {spec.name}"
-        )
+        state, _how = W.map_state_dict(W.read_state_dict(path), module, what=f"weight file {path} for {spec.name}")
         module.load_state_dict(state, strict=True)
         source, label = "weights-file", str(path)
     record = ModelRecord(
@@ -144,13 +213,33 @@ def build_user_model(spec: ModelSpec) -> ModelParts:
         mean=mean,
         std=std,
     )
+    return ModelParts(record, module, _extractor(where, module, list(spec.layers)), "module")
+
+
+def _extractor(where: str, module: torch.nn.Module, layers: list[str]) -> Callable[[torch.Tensor], dict]:
+    """The forward pass of a user module, with its output checked: a dict with a finite ``(B, ...)``
+    floating-point tensor per layer."""
 
     def extract(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = module(x)
+        try:
+            out = module(x)
+        except (Exception, SystemExit) as exc:
+            raise MRDError(f"{where}: forward(x) failed on a {tuple(x.shape)} batch ({_failure(exc)})") from None
         if not isinstance(out, dict):
-            raise MRDError(
-                f"model {spec.name!r}: forward(x) must return a dict of tensors, got {type(out).__name__}"
-            )
+            raise MRDError(f"{where}: forward(x) must return a dict of tensors, got {_describe(out)}")
+        for name in layers:
+            v = out.get(name)
+            if v is None:
+                continue  # LoadedModel.features names missing layers
+            if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+                raise MRDError(f"{where}: forward(x)[{name!r}] must be a floating-point tensor, got {_describe(v)}")
+            if v.ndim < 1 or v.shape[0] != x.shape[0]:
+                raise MRDError(
+                    f"{where}: forward(x)[{name!r}] has shape {tuple(v.shape)}; its first axis must be the "
+                    f"batch ({x.shape[0]})"
+                )
+            if not bool(torch.isfinite(v.detach()).all()):
+                raise MRDError(f"{where}: forward(x)[{name!r}] holds NaN or infinite values")
         return out
 
-    return ModelParts(record, module, extract, "module")
+    return extract

@@ -5,7 +5,9 @@ browser's messages as JSON POSTs to ``/api/open``, ``/api/run``, ``/api/trial`` 
 (:class:`psychophysics.online.store.SessionStore` writes them into the data folder). Bad requests
 get a clear 4xx with a JSON ``{"error": ...}``: 400 malformed or invalid, 404 unknown path or
 participant, 405 other methods, 409 out of order or foreign stimuli, 411 no length, 413 a body over
-:data:`MAX_BODY` bytes (not read), 415 not JSON. A 2xx answer to a trial is sent only after its row
+:data:`MAX_BODY` bytes (not read), 415 not JSON; a body that is not UTF-8 JSON, holds non-finite numbers or nests deeper than
+:data:`MAX_DEPTH` is a 400 (:func:`parse_body`); a connection stalled for :attr:`Handler.timeout` seconds
+is closed. An unexpected failure is a 500 with one log line, never a traceback. A 2xx answer to a trial is sent only after its row
 is fsync'd, so a crash (even SIGKILL) never loses an acknowledged trial.
 
 Examples
@@ -17,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 from http import HTTPStatus
@@ -56,6 +59,7 @@ class Handler(BaseHTTPRequestHandler):
     server: CollectionServer
     protocol_version = "HTTP/1.1"
     server_version = "mrd-serve-online"
+    timeout = 30  # seconds a connection may stall (a body shorter than its Content-Length) before it is closed
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         if self.server.verbose:
@@ -123,23 +127,102 @@ class Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(int(length))
         try:
-            body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
-            self._error(HTTPStatus.BAD_REQUEST, f"the body is not JSON ({str(exc)[:100]})")
-            return
-        try:
-            answer = self.server.store.handle(kind, body)
+            answer = self.server.store.handle(kind, parse_body(raw))
         except BadRequest as exc:
             self._error(exc.status, str(exc))
             return
         except MRDError as exc:  # e.g. a damaged session file: refuse, do not touch it
             self._error(HTTPStatus.CONFLICT, str(exc))
             return
+        except Exception as exc:  # a bug: one clear line in the log and the answer, never a traceback
+            sys.stderr.write(f"mrd serve-online: error handling {path}: {type(exc).__name__}: {str(exc)[:200]}\n")
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"the server failed on this message ({type(exc).__name__})")
+            return
         self._json(HTTPStatus.OK, answer)
+
+
+MAX_DEPTH = 16
+"""Deepest nesting of arrays and objects accepted in a message (a run report nests 3 levels)."""
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body as JSON: UTF-8, finite numbers only, nested at most :data:`MAX_DEPTH` levels.
+
+    Parameters
+    ----------
+    raw : bytes
+        The body as received.
+
+    Returns
+    -------
+    object
+        The parsed JSON value.
+
+    Raises
+    ------
+    BadRequest
+        (400) naming what is wrong: not UTF-8, not JSON, ``NaN``/``Infinity`` or a number too large for
+        a float (``1e999``), an integer of over 30 digits, or nesting deeper than :data:`MAX_DEPTH`.
+
+    Examples
+    --------
+    >>> parse_body(b'{"rt": 0.5}')
+    {'rt': 0.5}
+    >>> parse_body(b'{"rt": 1e999}')
+    Traceback (most recent call last):
+    ...
+    psychophysics.online.records.BadRequest: the body is not JSON (1e999 is not a finite number)
+    >>> parse_body(b"[" * 100000)
+    Traceback (most recent call last):
+    ...
+    psychophysics.online.records.BadRequest: the body is not JSON (nested too deeply; at most 16 levels)
+    """
+    try:
+        text = raw.decode("utf-8")
+        if _depth_over(text, MAX_DEPTH):
+            raise ValueError(f"nested too deeply; at most {MAX_DEPTH} levels")
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest(f"the body is not JSON ({str(exc)[:100]})") from None
+
+
+def _depth_over(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` (checked before parsing)."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:30]} is not a finite number")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 30:
+        raise ValueError(f"an integer of {len(text)} digits; at most 30")
+    return int(text)
 
 
 class CollectionServer(ThreadingHTTPServer):

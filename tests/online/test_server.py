@@ -203,6 +203,7 @@ def test_fuzzed_requests_get_4xx_and_write_nothing_outside_the_data_folder(
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
         max_leaves=6)
     fields = sorted(trial_body(bundle, 1))
+    counts = {"cases": 0, "200": 0, "4xx": 0}
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(field=st.sampled_from(fields), value=json_values, kind=st.sampled_from(["trial", "open", "run", "end"]))
@@ -211,8 +212,12 @@ def test_fuzzed_requests_get_4xx_and_write_nothing_outside_the_data_folder(
         body[field] = value
         status, _ = client.post(kind, body)
         assert status == 200 or 400 <= status < 500, (field, value, status)
+        counts["cases"] += 1
+        counts["200" if status == 200 else "4xx"] += 1
 
     fuzz()
+    print(f"\nserver field fuzz: {counts} (+ {len(statuses)} fixed bad requests, all 4xx)")
+    assert counts["cases"] == 150 and counts["200"] + counts["4xx"] == 150
     assert tree(tmp_path, data) == outside
     assert sorted(p.name for p in data.iterdir()) == [
         "sub-P01_ses-1_plan.json", "sub-P01_ses-1_session.json", "sub-P01_ses-1_trials.csv"]
