@@ -367,13 +367,16 @@ def plot_contact_sheet(
         ]
     with StimulusSet(stimuli) as s:
         for row_axes, (label, r) in zip(axes, chosen, strict=False):
-            rec = s.metamer(str(r["item"]), images=False)
+            probe = str(r["item"]) in s.probe_ids  # a probe unit (mrd probe) shown as the odd item
+            rec = s.probe(str(r["item"])) if probe else s.metamer(str(r["item"]), images=False)
+            uid = rec.probe_id if probe else rec.metamer_id
             views = pd.to_numeric(trials.loc[trials["item"] == r["item"], "view"], errors="coerce").dropna()
             view = int(views.mode().iloc[0]) if len(views) else 0
-            target, metamer = s.scene_display(rec.scene_id)[view], s.metamer_display(rec.metamer_id)[view]
+            shown = rec.display if probe else s.metamer_display(uid)
+            target, metamer = s.scene_display(rec.scene_id)[view], shown[view]
             for ax, img, title in (
                 (row_axes[0], target, f"target {rec.scene_id}"),
-                (row_axes[1], metamer, rec.metamer_id),
+                (row_axes[1], metamer, uid),
             ):
                 ax.imshow(img, interpolation="nearest")
                 ax.set_xticks([])

@@ -260,6 +260,15 @@ def _metamer_tables(s: StimulusSet) -> tuple[pd.DataFrame, pd.DataFrame, dict[st
                 for v in range(c.shape[0]):
                     sims.append((xid, mid, layer, v, c[v, li], float(np.asarray(sim.rel_l2)[v, li])))
         rows.append(row)
+    for pid in s.probe_ids:  # probe units (mrd probe) as items: similarity = 1 - display-render distance
+        rec = s.probe(pid, images=False)
+        views = len(s.scene(rec.scene_id, images=False).views)
+        row = {"metamer_id": pid, "scene_id": rec.scene_id, "model_id": rec.model_id, "group": rec.group,
+               "success": True, "converged": True, "null_max_cosine": float("nan"),
+               "similarity": 1.0 - rec.distances.get(rec.model_id, float("nan"))}  # fmt: skip
+        cos[pid] = {mid: np.full((views, 1), 1.0 - d) for mid, d in rec.distances.items()}
+        row.update({f"sim:{mid}": 1.0 - d for mid, d in rec.distances.items()})
+        rows.append(row)
     metamers = pd.DataFrame(rows)
     if len(metamers):
         metamers["distance"] = 1.0 - metamers["similarity"]

@@ -181,6 +181,16 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         tables["Model observer"] = (result.sigma.table(), "observer_sigma.csv")
     tables["Participants"] = (result.participants, "summary_participants.csv")
     tables["Items"] = (result.items, "summary_items.csv")
+    if src.get("stimuli"):  # probe units (mrd probe): eigendistortion and MAD sections
+        from analysis.probes import probe_sections
+
+        ptables, pfigs = probe_sections(result.data.analysed, src["stimuli"], fdir)
+        for heading, (df, name) in ptables.items():
+            safe_frame(df).to_csv(out / "tables" / name, index=False)
+            files.append(out / "tables" / name)
+            tables[heading] = (df, name)
+        figs.update(pfigs)
+        files += [p for p, _ in pfigs.values()]
     notes = result.mixed.notes if result.mixed is not None else []
     files.append(write_report(out / "report.html", "Oddity analysis", result.methods, tables, figs, notes))
     meta = {

@@ -123,6 +123,9 @@ class Design(StrictModel):
     models: list[Text(200)] = Field(default_factory=list, max_length=1000)
     groups: list[Literal["shape", "material", "lighting"]] = Field(default_factory=list, max_length=3)
     only_successful: Flag = True
+    stimuli: Literal["metamers", "probes"] = Field(
+        "metamers", description="odd items: the set's metamers, or its probe units (mrd probe; docs/probes.md)"
+    )
     practice_trials: Integer(ge=0, le=1000) = 24
     practice_source: Literal["easiest", "own", "catch"] = "easiest"
     practice_items: Integer(ge=1, le=1000) = Field(1, description="'easiest': metamers kept for practice")

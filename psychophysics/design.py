@@ -93,6 +93,7 @@ class Item:
     similarity: float
     scene_render_seeds: tuple[int, ...] = ()
     metamer_render_seeds: tuple[int, ...] = ()
+    kind: str = "metamer"
 
 
 @dataclass(frozen=True)
@@ -150,18 +151,29 @@ def scene_render_seeds(store: _StoreLike) -> dict[str, tuple[int, ...]]:
     return {sid: _seeds(store.scene(sid, images=False)) for sid in store.scene_ids}
 
 
-def items_from_store(store: _StoreLike) -> tuple[list[Item], dict[str, int]]:
+def items_from_store(store: _StoreLike, stimuli: str = "metamers") -> tuple[list[Item], dict[str, int]]:
     """Read the design's view of a stimulus set.
+
+    ``stimuli = "probes"`` (``design.stimuli``) makes one item per probe unit instead
+    (:mod:`stimuli.probes_io`; ``success`` True, ``similarity`` 1 - its display-render distance
+    under its own model, ``kind = "probe"``).
 
     Returns
     -------
     items : list of Item
-        One per metamer, in the store's order.
+        One per metamer (or probe), in the store's order.
     scene_views : dict of str to int
         Number of views of every scene.
     """
     scenes = {sid: store.scene(sid, images=False) for sid in store.scene_ids}
     items = []
+    if stimuli == "probes":
+        for pid in store.probe_ids:
+            rec = store.probe(pid, images=False)
+            items.append(Item(pid, rec.scene_id, rec.model_id, rec.group, len(scenes[rec.scene_id].views), True,
+                              1.0 - rec.distances.get(rec.model_id, math.nan), _seeds(scenes[rec.scene_id]),
+                              _seeds(rec), kind="probe"))  # fmt: skip
+        return items, {sid: len(s.views) for sid, s in scenes.items()}
     for xid in store.metamer_ids:
         rec = store.metamer(xid, images=False)
         sim = rec.similarity.get(rec.model_id)

@@ -86,6 +86,13 @@ class TrialImages:
         self.store, self.table, self.scale = store, table, int(scale)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._probes: frozenset[str] | None = None
+
+    def _probe_ids(self) -> frozenset[str]:
+        """Ids of the store's probe units (odd items of a ``design.stimuli = "probes"`` session)."""
+        if self._probes is None:
+            self._probes = frozenset(getattr(self.store, "probe_ids", ()))
+        return self._probes
 
     def stack(self, kind: str, uid: str) -> np.ndarray:
         """The renders ``(R, V, H, W, 3)`` of a scene or metamer (cached)."""
@@ -112,7 +119,8 @@ class TrialImages:
             return (lambda r: 255 - target[r, trial.view]), tv
         if trial.metamer_id.startswith("catch:"):
             return view(self.stack("scene", trial.metamer_id.split(":", 1)[1]), trial.view), tv
-        mv = view(self.stack("metamer", trial.metamer_id), trial.view)
+        kind = "probe" if trial.metamer_id in self._probe_ids() else "metamer"
+        mv = view(self.stack(kind, trial.metamer_id), trial.view)
         return (mv, tv) if trial.odd_item == "metamer" else (tv, mv)
 
     def arrays(self, trial: Trial) -> list[np.ndarray]:

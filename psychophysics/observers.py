@@ -101,6 +101,11 @@ class SimilarityTable:
             table[xid] = {
                 mid: (list(s.layers), np.asarray(s.cosine, float)) for mid, s in rec.similarity.items()
             }
+        for pid in getattr(store, "probe_ids", ()):  # probes: 1 - display-render distance, one "layer"
+            rec = store.probe(pid, images=False)
+            generating[pid] = rec.model_id
+            views = len(store.scene(rec.scene_id, images=False).views)
+            table[pid] = {mid: (["distance"], np.full((views, 1), 1.0 - d)) for mid, d in rec.distances.items()}
         return cls(table, generating)
 
     def cosine(self, metamer_id: str, model_id: str, layer: str, view: int | None) -> float:

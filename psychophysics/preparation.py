@@ -177,7 +177,7 @@ def prepare(
             return prep
         assert config is not None
         seed = session_seed(config.design.seed, participant, session)
-        all_items, scene_views = items if items is not None else items_from_store(store)
+        all_items, scene_views = items if items is not None else items_from_store(store, config.design.stimuli)
         if require_renders and not any(it.scene_render_seeds for it in all_items):
             raise MRDError(
                 f"{stimuli_path}: this stimulus set (schema {store.schema_version}) has no independent display "

@@ -107,7 +107,7 @@ def simulate_participants(
         )
     with StimulusSet(stimuli_path) as store:
         obs = make_observer(observer, config, store)
-        items = items_from_store(store)
+        items = items_from_store(store, config.design.stimuli)
     out = []
     window_s = (config.presentation.stimulus_ms + config.presentation.response_window_ms) / 1000.0
     for index, pid in enumerate(

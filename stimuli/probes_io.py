@@ -45,7 +45,7 @@ import numpy as np
 
 from stimuli.checksum import stamp_tree
 from stimuli.errors import MRDError
-from stimuli.h5io import read_dataset, read_params, read_render_seeds, write_params
+from stimuli.h5io import _dataset, _image, read_dataset, read_params, read_render_seeds, write_params
 
 PROBES = ("eigen", "mad")
 """Probe kinds."""
@@ -127,7 +127,7 @@ def check_probe(rec: ProbeRecord, what: str = "probe") -> None:
 
 
 def _vec(group: h5py.Group, name: str, data: np.ndarray) -> None:
-    group.create_dataset(name, data=np.asarray(data, np.float64).ravel())
+    _dataset(group, name, np.asarray(data, np.float64).ravel())
 
 
 def write_probe(group: h5py.Group, rec: ProbeRecord) -> None:
@@ -142,8 +142,8 @@ def write_probe(group: h5py.Group, rec: ProbeRecord) -> None:
     a["distances"] = json.dumps({k: float(v) for k, v in rec.distances.items()}, sort_keys=True)
     a["info"] = json.dumps(rec.info, sort_keys=True, default=_plain)
     r = np.asarray(rec.renders, np.uint8)
-    group.create_dataset("display", data=r[0], compression="gzip", compression_opts=4)
-    group.create_dataset("renders", data=r, compression="gzip", compression_opts=4)
+    _image(group, "display", r[0], "uint8")
+    _image(group, "renders", r, "uint8")
     a["render_seeds"] = json.dumps([int(x) for x in rec.render_seeds])
     write_params(group.create_group("params"), rec.params)
     for name in ("spectrum", "vector", "curve_a", "curve_b"):
