@@ -98,7 +98,7 @@ def slurm_options(args: argparse.Namespace) -> object | None:
     given = {k.removeprefix("slurm_"): v for k, v in vars(args).items() if k.startswith("slurm_") and v is not None}
     if not given:
         return None
-    from mrd.synthesis.slurm import SlurmOptions
+    from mrd.synthesis.slurm_options import SlurmOptions
 
     for key in ("sbatch", "setup"):
         if key in given:

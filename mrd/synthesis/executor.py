@@ -281,7 +281,8 @@ def make_executor(
     --------
     >>> make_executor("ray", workers=2).workers
     2
-    >>> make_executor("slurm", store="/data/set.h5").folder
+    >>> from mrd.synthesis.slurm_options import SlurmOptions
+    >>> make_executor("slurm", slurm=SlurmOptions(local=True), store="/data/set.h5").folder
     PosixPath('/data/set.h5.slurm')
     """
     if slurm is not None and name != "slurm":

@@ -28,7 +28,7 @@ with ``--requeue``, so SLURM itself also requeues a preempted task.
 
 Security: submitit pickles the task (this package's job function and the job spec) and its result
 between our own processes, through files in the log folder on our own file system. Keep that
-folder private (it is created beside the store); the writer checks every record it gets back.
+folder private (it is created beside the store with mode 700); the writer checks every record it gets back.
 
 Examples
 --------
@@ -52,116 +52,17 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mrd.synthesis.executor import JobSpec, RunContext
+from mrd.synthesis.slurm_options import SlurmOptions
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord
 
 MAX_ARRAY = 1000
 """Most tasks in one job array (SLURM's default ``MaxArraySize`` is 1001)."""
-RESERVED = {"array": "one array per batch", "output": "--slurm-folder", "error": "--slurm-folder",
-            "partition": "--slurm-partition", "time": "--slurm-time", "cpus-per-task": "--slurm-cpus",
-            "mem": "--slurm-mem", "gpus-per-node": "--slurm-gpus", "signal": "submitit's requeue signal",
-            "job-name": "the config's title"}  # fmt: skip
-"""sbatch options the executor sets itself (and the flag that sets them)."""
 _ALIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED", "REQUEUE_HOLD"}
-
-
-@dataclass(frozen=True)
-class SlurmOptions:
-    """How array tasks are requested (``mrd generate --slurm-*`` flags).
-
-    Parameters
-    ----------
-    partition : str, optional
-        ``--partition`` (default: the cluster's default partition).
-    time_min : int
-        Time limit of one task in minutes (one metamer).
-    cpus : int
-        CPU cores per task; torch and Dr.Jit use this many threads.
-    mem_gb : float, optional
-        Memory per task in GB.
-    gpus : int
-        GPUs per task (``--gpus-per-node``); with a GPU a task picks ``cuda_ad_rgb`` under ``variant = "auto"``.
-    parallel : int, optional
-        Most tasks of one array running at once (``--array=0-N%parallel``). Local backend: most
-        processes at once (default: cores // cpus).
-    sbatch : sequence of str
-        Extra sbatch options ``KEY=VALUE`` or ``KEY`` (e.g. ``account=lab``, ``qos=high``, ``constraint=a100``).
-    setup : sequence of str
-        Shell lines run before each task (e.g. ``module load cuda``).
-    folder : str, optional
-        Log and result folder (default: ``SET.h5.slurm/`` beside the store).
-    requeue : bool
-        Requeue a task on preemption or time-out (the metamer is recomputed from its seed).
-    max_requeue : int
-        Most requeues of one task after a time-out.
-    local : bool
-        Run tasks as local processes (submitit's local executor) instead of submitting to SLURM.
-
-    Examples
-    --------
-    >>> SlurmOptions(cpus=4).threads
-    4
-    """
-
-    partition: str | None = None
-    time_min: int = 240
-    cpus: int = 2
-    mem_gb: float | None = None
-    gpus: int = 0
-    parallel: int | None = None
-    sbatch: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    folder: str | None = None
-    requeue: bool = True
-    max_requeue: int = 3
-    local: bool = False
-    poll_s: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        def whole(flag: str, value: Any, low: int, what: str) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise MRDError(f"{flag} {value!r}: give {what} >= {low}")
-
-        whole("--slurm-time", self.time_min, 1, "the time limit of one task in whole minutes")
-        whole("--slurm-cpus", self.cpus, 1, "the number of CPU cores per task")
-        whole("--slurm-gpus", self.gpus, 0, "the number of GPUs per task")
-        whole("--slurm-max-requeue", self.max_requeue, 0, "the number of requeues after a time-out")
-        if self.parallel is not None:
-            whole("--slurm-parallel", self.parallel, 1, "the number of tasks running at once")
-        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, int | float)
-                                        or not 0 < self.mem_gb < 1e5):  # fmt: skip
-            raise MRDError(f"--slurm-mem {self.mem_gb!r}: give the memory per task in GB, > 0 (e.g. 16)")
-        if self.partition is not None and not re.fullmatch(r"[A-Za-z0-9_.,-]{1,64}", self.partition):
-            raise MRDError(f"--slurm-partition {self.partition!r}: give a partition name (letters, digits, _ . , -)")
-        if self.folder is not None and Path(self.folder).is_file():
-            raise MRDError(f"--slurm-folder {self.folder}: is a file; give a folder for logs and results")
-        self.sbatch_parameters()
-
-    @property
-    def threads(self) -> int:
-        """Torch and Dr.Jit threads of one task."""
-        return self.cpus
-
-    def sbatch_parameters(self) -> dict[str, str | bool]:
-        """The extra sbatch options as submitit's ``slurm_additional_parameters``."""
-        out: dict[str, str | bool] = {}
-        for item in self.sbatch:
-            key, sep, value = item.partition("=")
-            key = key.strip().removeprefix("--")
-            if not re.fullmatch(r"[a-z][a-z0-9-]{0,40}", key) or (sep and not value.strip()):
-                raise MRDError(f"--slurm-sbatch {item!r}: give an sbatch option as KEY=VALUE or KEY, "
-                               "e.g. account=mylab, qos=high, exclusive")  # fmt: skip
-            if key in RESERVED:
-                raise MRDError(f"--slurm-sbatch {item!r}: {key} is set by {RESERVED[key]}")
-            out[key.replace("-", "_")] = value.strip() if sep else True
-        if self.requeue:
-            out["requeue"] = True
-        return out
 
 
 class _Task:
@@ -176,6 +77,7 @@ class _Task:
 
         torch.set_num_threads(self.threads)
         dr.set_thread_count(self.threads)
+        _exit_hard_on_requeue()
         print(f"mrd task: metamer {spec.metamer_id} ({self.threads} threads)", file=sys.stderr, flush=True)
         return self.ctx.run_job(spec)
 
@@ -286,7 +188,7 @@ class SlurmExecutor:
         """Yield records as array tasks finish (completion order); see the module docstring."""
         if not specs:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # pickles: only this user may write them
         run_dir = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         ex = self._executor(run_dir, ctx.config().title)
         o = self.options
@@ -348,8 +250,9 @@ class SlurmExecutor:
         try:
             record = job.result()
         except Exception as exc:  # noqa: BLE001 - submitit's FailedJobError / UncompletedJobError
-            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-            failed.append(f"{where}: {lines[-1].strip() if lines else type(exc).__name__}")
+            text = str(exc).split("----------------------\n")  # FailedJobError: the trace between rules
+            lines = [ln.strip() for ln in (text[1] if len(text) > 2 else text[0]).splitlines() if ln.strip()]
+            failed.append(f"{where}: {lines[-1] if lines else type(exc).__name__}")
             return None
         if not isinstance(record, MetamerRecord) or record.metamer_id != mid:
             got = getattr(record, "metamer_id", type(record).__name__)
@@ -361,6 +264,36 @@ class SlurmExecutor:
         """One line for the summary."""
         extra = f", {len(self.collected)} collected from an earlier run" if self.collected else ""
         return self._desc + extra
+
+
+def _exit_hard_on_requeue() -> None:
+    """Make submitit's preemption handler end this process for certain once it has requeued the task.
+
+    submitit's handler (on ``USR2``) checkpoints, requeues and then ends the task with ``sys.exit``
+    from inside the signal handler. When the signal arrives in native code (a Mitsuba import, a
+    Dr.Jit callback), that code turns the ``SystemExit`` into an ordinary error or swallows it, and
+    the task goes on or is reported as failed. Wrapped here, the exit is ``os._exit`` with the same
+    status (local backend: 144, which makes submitit's controller restart the task).
+    """
+    import signal
+
+    from submitit.core.job_environment import JobEnvironment
+
+    sig = JobEnvironment._usr_sig()
+    inner = signal.getsignal(sig)
+    if not callable(inner) or getattr(inner, "_mrd_wrapped", False):
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            inner(signum, frame)
+        except SystemExit as stop:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.code if isinstance(stop.code, int) else 1)
+
+    handler._mrd_wrapped = True  # type: ignore[attr-defined]
+    signal.signal(sig, handler)
 
 
 def _pid_running(pid: int) -> bool:

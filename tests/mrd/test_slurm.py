@@ -153,7 +153,8 @@ def test_killed_generate_resumes_collecting_tasks_and_preempted_task_is_requeued
         children = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()
         assert len(children) == 1
         os.kill(int(children[0]), signal.SIGUSR2)  # preemption notice
-        wait_for("the requeue", lambda: "Requeued job" in (Path(first["folder"]) / f"{controller}_0_log.err").read_text())
+        err = Path(first["folder"]) / f"{controller}_0_log.err"
+        wait_for("the requeued task to start", lambda: err.read_text(errors="replace").count("mrd task: metamer") == 2)
     finally:
         proc.kill()
         proc.wait()
@@ -166,6 +167,8 @@ def test_killed_generate_resumes_collecting_tasks_and_preempted_task_is_requeued
     assert len([d for d in folder.iterdir() if d.is_dir()]) == 1  # the resumed run submitted nothing
     log = (Path(first["folder"]) / f"{first['job_id']}_0_log.err").read_text()
     assert "this job is preempted" in log and log.count("mrd task: metamer") == 2
+    assert "Requeued job" in (Path(first["folder"]) / f"{first['job_id']}_0_log.out").read_text()
+    assert "Traceback" not in log
     assert validate_store(out) == []
     assert_equal_stores(local, out)
 
