@@ -125,7 +125,7 @@ def mad_table(trials: pd.DataFrame, probes: pd.DataFrame, n_boot: int = 2000, se
     >>> t = pd.DataFrame({"participant": np.repeat(["p1", "p2"], 20), "item": np.tile(np.repeat(["x", "y"], 10), 2),
     ...                   "correct": np.tile([1] * 9 + [0] + [1] * 3 + [0] * 7, 2)})
     >>> r = mad_table(t, p, n_boot=200).iloc[0]
-    >>> r["model_a"], r["model_b"], round(r["pc_diff"], 2), r["follows"]
+    >>> r["model_a"], r["model_b"], round(float(r["pc_diff"]), 2), r["follows"]
     ('A', 'B', 0.6, 'A')
     """
     cols = ["scene_id", "group", "model_a", "model_b", "n_a_max", "pc_a_max", "n_b_max", "pc_b_max",

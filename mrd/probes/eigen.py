@@ -106,13 +106,13 @@ def eigen_probes(
 def luminance_change(values: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray]) -> float:
     """Rec. 709 luminance change of the (mean) base colour, relative to its colour change (RGB norm).
 
-    0 for an iso-luminant change, ~0.75 for a grey one (the norm of the luma weights).
+    0 for an iso-luminant change, 0.577 for a grey one, at most 0.755 (the norm of the luma weights) along them.
 
     Examples
     --------
     >>> t = {"base_color": np.array([0.5, 0.5, 0.5])}
     >>> round(luminance_change({"base_color": np.array([0.6, 0.6, 0.6])}, t), 3)
-    0.756
+    0.577
     """
     from mrd.models.testing import REC709_LUMA
 
