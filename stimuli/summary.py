@@ -63,7 +63,9 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe a store: provenance, models, scenes, metamers with success and similarities.
 
     Never imports code named in the store and never reads the stored config text (which may be
-    large); a part that cannot be read is listed under ``"errors"`` instead of raising.
+    large); a part that cannot be read is listed under ``"errors"`` instead of raising, and a field
+    too long to show (a store made by another tool) is cut short with a note under ``"truncated"``
+    (:func:`bounded`).
 
     Parameters
     ----------
@@ -99,7 +101,8 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
             if row is not None:
                 metamers.append(row)
         pending = s.pending
-        return {
+        truncated: list[str] = []
+        summary = {
             "path": str(Path(path)),
             "schema_version": s.schema_version,
             "created": root["created"],
@@ -115,6 +118,58 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
             "pending_journal_units": pending,
             "errors": errors,
         }
+        summary = bounded(summary, "", truncated)
+        summary["truncated"] = truncated
+        return summary
+
+
+MAX_SHOWN_CHARS = 2000
+"""Longest text :func:`summarize` shows of one field (a store made by another tool may hold more)."""
+MAX_SHOWN_ITEMS = 1000
+"""Most entries :func:`summarize` shows of one list or mapping field."""
+
+
+def bounded(value: Any, where: str, notes: list[str]) -> Any:
+    """``value`` with every text over :data:`MAX_SHOWN_CHARS` and every list or mapping over
+    :data:`MAX_SHOWN_ITEMS` entries cut short, and a note per cut field appended to ``notes``.
+
+    Parameters
+    ----------
+    value : object
+        A JSON-like value (dicts, lists, strings, numbers).
+    where : str
+        Its name in the summary (used in the notes).
+    notes : list of str
+        Receives one note per truncated field.
+
+    Returns
+    -------
+    object
+        The bounded value.
+
+    Examples
+    --------
+    >>> notes = []
+    >>> out = bounded({"models": [{"name": "n" * 5000}]}, "", notes)
+    >>> len(out["models"][0]["name"]) < 300, notes
+    (True, ['models[0].name: 5000 characters, shown truncated to 200'])
+    """
+    if isinstance(value, str):
+        if len(value) <= MAX_SHOWN_CHARS:
+            return value
+        notes.append(f"{where}: {len(value)} characters, shown truncated to 200")
+        return value[:200] + f"... [{len(value)} characters]"
+    if isinstance(value, dict):
+        items = list(value.items())
+        if len(items) > MAX_SHOWN_ITEMS:
+            notes.append(f"{where}: {len(items)} entries, the first {MAX_SHOWN_ITEMS} shown")
+        return {str(k)[:200]: bounded(v, f"{where}.{k}" if where else str(k), notes)
+                for k, v in items[:MAX_SHOWN_ITEMS]}  # fmt: skip
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_SHOWN_ITEMS:
+            notes.append(f"{where}: {len(value)} entries, the first {MAX_SHOWN_ITEMS} shown")
+        return [bounded(v, f"{where}[{i}]", notes) for i, v in enumerate(value[:MAX_SHOWN_ITEMS])]
+    return value
 
 
 def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
@@ -127,7 +182,9 @@ def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
         "criterion": m.criterion,
         "similarity": {
             mid: {"cosine": round(sim.mean_cosine, 6), "rel_l2": round(float(np.mean(sim.rel_l2)), 6),
-                  "null_max_cosine": round(sim.null_max_cosine, 6)}
+                  "null_max_cosine": round(sim.null_max_cosine, 6),
+                  **({"top1": sim.classification["top1"], "top5": sim.classification["top5"]}
+                     if sim.classification else {})}
             for mid, sim in m.similarity.items()
         },
         "physical_distance": m.physical_distance,
@@ -170,8 +227,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{own.get('null_max_cosine', float('nan')):>8.4f}"
         )
         for mid, sim in m["similarity"].items():
+            agree = f", top-1/top-5 class agreement {sim['top1']:.2f}/{sim['top5']:.2f}" if "top1" in sim else ""
             if mid != m["model"]:
-                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f})")
+                lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f}){agree}")
+            elif agree:
+                lines.append(f"      {agree[2:]}")
+    for note in s.get("truncated", []):
+        lines.append(f"  note: {note}")
     if s.get("user_modules"):
         lines.append(f"  note: {s['user_modules']}")
     for err in s.get("errors", []):
