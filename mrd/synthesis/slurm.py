@@ -190,7 +190,7 @@ class SlurmExecutor:
             return
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # pickles: only this user may write them
         run_dir = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        ex = self._executor(run_dir, ctx.config().title)
+        ex: Any = None  # made at the first submission (a resumed run may submit nothing)
         o = self.options
         task = (_RequeueTask if o.requeue else _Task)(ctx, o.threads)
         by_id = {s.metamer_id: s for s in specs}
@@ -211,6 +211,7 @@ class SlurmExecutor:
                 free = min(limit - len(running), len(queue), MAX_ARRAY)
                 if free > 0:
                     batch, queue = queue[:free], queue[free:]
+                    ex = ex or self._executor(run_dir, ctx.config().title)
                     jobs = ex.map_array(task, batch)
                     self.submitted += len(jobs)
                     for s, job in zip(batch, jobs, strict=True):

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -237,15 +238,8 @@ def test_sbatch_parameters_and_cli_errors(tmp_path, capsys):
              (["--executor", "slurm", "--slurm-cpus", "two"], "--slurm-cpus: invalid int value: 'two'"),
              (["--executor", "slurm"], "sbatch is not on this machine's PATH")]  # fmt: skip
     for extra, message in cases:
-        with pytest.raises(SystemExit) if "invalid int" in message else _nothing():
+        with pytest.raises(SystemExit) if "invalid int" in message else nullcontext():
             assert main(["generate", str(cfg), "--out", out, "--quiet", *extra]) == 2
         assert message in capsys.readouterr().err
     assert not Path(out).exists()
 
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
