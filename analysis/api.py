@@ -105,6 +105,8 @@ class AnalysisResult:
         }
         if self.mixed is not None:
             t["mixed_effects"] = self.mixed.effects
+            if self.mixed.bayes is not None:  # posterior, priors and diagnostics (diagnostics alone if refused)
+                t["mixed_bayes"] = self.mixed.bayes.report_table()
         if self.sigma is not None:
             t["observer_sigma"] = self.sigma.table()
         if self.data.metamers is not None:
@@ -136,6 +138,7 @@ def analyze(
     mixed_methods: Sequence[str] = ("laplace",),
     gee: bool = False,
     psychometric_backend: str = "ml",
+    bayes_options: dict | None = None,
 ) -> AnalysisResult:
     """Analyse oddity data: session data with their stimulus set, or a plain trial table.
 
@@ -179,12 +182,15 @@ def analyze(
         ``"(1 + presentation | participant)"`` (correlated random slopes).
     link : {"logit", "oddity"}
         ``"oddity"``: ``pc = 1/3 + 2/3 logistic(eta)`` (psyphy's ``mafc.logit(3)``).
-    mixed_methods : sequence of {"laplace", "vb", "map"}
-        Mixed-model fits (default: the Laplace fit, as lme4's glmer).
+    mixed_methods : sequence of {"laplace", "vb", "map", "bayes"}
+        Mixed-model fits (default: the Laplace fit, as lme4's glmer; ``"bayes"``: PyMC, optional extra).
     gee : bool
         Also fit the fixed part by GEE (exchangeable within participant; ignores the item effect).
     psychometric_backend : {"ml", "psignifit"}
         Built-in maximum likelihood, or psignifit 4 (optional extra; beta-binomial).
+    bayes_options : dict, optional
+        Sampler settings of the ``"bayes"`` fit (:func:`analysis.bayes.fit_bayes`: draws, tune, chains,
+        seed, target_accept); an unconverged fit is kept in ``mixed.bayes`` with no estimates.
 
     Returns
     -------
@@ -229,6 +235,7 @@ def _analyze(
     mixed_methods: Sequence[str],
     gee: bool,
     psychometric_backend: str,
+    bayes_options: dict | None,
 ) -> AnalysisResult:
     if trials is not None and (stimuli is not None or data is not None):
         raise MRDError("give either --trials CSV, or --stimuli SET.h5 with --data DIR, not both")
@@ -261,6 +268,7 @@ def _analyze(
             gee=gee,
             condition_cols=loaded.condition_cols,
             link=link,
+            bayes_options={"progressbar": progress, **(bayes_options or {})},
         )
         if run_mixed
         else None

@@ -17,6 +17,8 @@ Methods (``methods``):
   intercepts only). Its posterior SDs of fixed effects are too small when fixed and random effects
   are correlated (0.09-0.50 x glmer's SEs on the Wallis data): use it for point estimates only.
 * ``"map"``: statsmodels' joint posterior mode with a Laplace covariance (random intercepts only).
+* ``"bayes"``: full Bayes with PyMC's NUTS (optional extra), the same model and link, stated priors,
+  reported only when converged (:mod:`analysis.bayes`; options in ``bayes_options``).
 
 ``gee=True`` adds the same fixed part by GEE (exchangeable within participant, robust SEs; it
 ignores the item effect; not run by default).
@@ -54,7 +56,7 @@ from analysis.glmm_terms import LaplaceFit, RandomTerm
 from stimuli.errors import MRDError
 
 COLUMNS = ["method", "term", "kind", "estimate", "sd", "lo", "hi", "p_value"]
-METHODS = ("laplace", "vb", "map")
+METHODS = ("laplace", "vb", "map", "bayes")
 LINKS = {"logit": LOGIT, "oddity": oddity_link(3)}
 
 
@@ -95,6 +97,7 @@ class MixedResult:
     laplace: LaplaceFit | None = None
     design_info: Any = None
     methods: list[str] = field(default_factory=list)
+    bayes: Any = None  # analysis.bayes.BayesFit of method "bayes" (refused when not converged)
 
 
 def _safe(name: str) -> str:
@@ -337,6 +340,7 @@ def fit_mixed(
     level: float = 0.95,
     condition_cols: Sequence[str] = (),
     link: str = "logit",
+    bayes_options: dict[str, Any] | None = None,
 ) -> MixedResult:
     """Fit the binomial mixed model (and the GEE alternative) to analysed trials.
 
@@ -351,8 +355,9 @@ def fit_mixed(
     random : sequence of str
         Random-effects terms: grouping factors (random intercepts) or ``"(lhs | group)"``; factors
         with fewer than two levels are dropped.
-    methods : sequence of {"laplace", "vb", "map"}
-        Mixed-model fits to run (``"laplace"``: glmer's; the others: statsmodels' Bayesian fits).
+    methods : sequence of {"laplace", "vb", "map", "bayes"}
+        Mixed-model fits to run (``"laplace"``: glmer's; ``"vb"``, ``"map"``: statsmodels'
+        approximations; ``"bayes"``: PyMC's NUTS, see :func:`analysis.bayes.fit_bayes`).
     gee : bool
         Also fit the GEE alternative (needs a ``participant`` column). Off by default: the Laplace
         SEs are glmer's, and GEE ignores the item effect.
@@ -361,7 +366,9 @@ def fit_mixed(
     condition_cols : sequence of str
         Used by the default formula for tables without a model axis.
     link : {"logit", "oddity"}
-        ``"oddity"``: ``pc = 1/3 + 2/3 logistic(eta)`` (Laplace fit only).
+        ``"oddity"``: ``pc = 1/3 + 2/3 logistic(eta)`` (Laplace and bayes fits only).
+    bayes_options : dict, optional
+        Keyword arguments of :func:`analysis.bayes.fit_bayes` (draws, tune, chains, seed, ...).
 
     Returns
     -------
@@ -412,6 +419,15 @@ def fit_mixed(
                 new, result.laplace = _laplace(data, x, names, terms, link, z)
                 rows += new
                 notes += result.laplace.notes
+            elif method == "bayes":
+                from analysis.bayes import fit_bayes
+
+                terms = [_term_design(lhs, g, data) for lhs, g in specs]
+                y = data["correct"].to_numpy(float)
+                opts = {"level": level, **(bayes_options or {})}
+                result.bayes = fit_bayes(y, x, names, terms, LINKS[link], **opts)
+                rows += result.bayes.rows()
+                notes += result.bayes.notes
             elif link != "logit":
                 notes.append(f"{method}: skipped (logit link only)")
             else:

@@ -145,6 +145,19 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         paths = save_figure(fig, fdir / "contact_sheet")
         figs["Easiest and hardest metamers"] = (paths[0], "Target and metamer at the view most often shown.")
         files += paths
+    if result.mixed is not None and (result.mixed.effects["method"] == "glmm-bayes").any():
+        from analysis.bayes_report import plot_bayes_vs_laplace
+
+        n_fixed = result.mixed.effects.loc[result.mixed.effects["kind"] == "fixed", "term"].nunique()
+        fig, axes = new(6.4, 1.2 + 0.35 * max(n_fixed, 2))
+        plot_bayes_vs_laplace(result.mixed.effects, ax=axes[0][0])
+        paths = save_figure(fig, fdir / "bayes_vs_laplace")
+        figs["Mixed model: Bayesian and Laplace fixed effects"] = (
+            paths[0],
+            "Fixed effects of the same model: PyMC posterior means with credible intervals (red) beside the "
+            "Laplace estimates with 95% Wald intervals (blue).",
+        )
+        files += paths
     tables: dict[str, tuple[pd.DataFrame, str]] = {
         "Conditions, pooled trials (Wilson intervals: these trials only)": (
             result.conditions,
@@ -162,6 +175,10 @@ def write_outputs(result: AnalysisResult, out: Path) -> list[Path]:
         )
     if result.mixed is not None:
         tables["Mixed model effects"] = (result.mixed.effects, "mixed_effects.csv")
+        if result.mixed.bayes is not None:
+            from analysis.bayes_report import heading
+
+            tables[heading(result.mixed.bayes)] = (result.mixed.bayes.report_table(), "mixed_bayes.csv")
     if len(noise_floor):
         tables["Noise-floor control: odd item = another render of the target (chance 1/3; these trials only)"] = (
             noise_floor,

@@ -174,6 +174,10 @@ def mixed_text(mixed: MixedResult) -> str:
         fits.append(
             "at the joint posterior mode with a Laplace covariance (statsmodels' fit_map; rows glmm-map)"
         )
+    if "bayes" in mixed.methods and mixed.bayes is not None:
+        from analysis.bayes_report import describe
+
+        fits.append(describe(mixed.bayes))
     gee = (mixed.effects["method"] == "gee").any() if len(mixed.effects) else False
     return (
         f"A binomial mixed model ({' + '.join([mixed.formula, *mixed.random_terms])}; {link}) was fitted to "
