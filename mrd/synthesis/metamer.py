@@ -223,7 +223,8 @@ class Metamer:
         ev = self.evaluate(self.display_renders(p, seeds), seed=self.seeds.check(step))
         self.target.renderer.set_params({self.group.name: values}, (self.group.name,))
         return {"passed": ev.success, "oddity_pc": round(ev.criterion["oddity_pc"], 4),
-                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"]}  # fmt: skip
+                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"],
+                "distance_ratio": round(float(ev.graded.get("distance_ratio", float("nan"))), 4)}  # fmt: skip
 
     # -- the criterion -------------------------------------------------------------------------
     def display_renders(self, params: Params, seeds: list[int]) -> np.ndarray:

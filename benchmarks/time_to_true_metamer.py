@@ -1,0 +1,161 @@
+"""Benchmark: steps and seconds to a *true* metamer: the strict criterion, checked during the run.
+
+Each job runs in the experiment mode (``optimize.mode = "experiment"``): every ``--check-every`` steps
+the criterion (:mod:`mrd.synthesis.criterion`: the generating model as an oddity observer on fresh
+display renders, ``oddity_pc <= 0.45``; the null p-value; beats its start) is evaluated on
+``criterion.check_renders`` fresh display renders of the current iterate, and the run stops when it
+holds. Reported per run: the step and the seconds (set-up, optimisation and the checks) at which it
+held, or the budget when it never did; and the final stored verdict (``to_record``: its own fresh
+``display_renders`` renders, the full K null draws) with the model's oddity proportion correct, the
+null p-value and the distance ratio to a re-render.
+
+Settings: ``independent`` (the default gradient estimator: residual and Jacobian from independent
+renders) and ``same_render`` (the one-render estimator), each with the config's learning rates.
+
+Configs: the demo (64 px, 2 views) and the CPU slice of the pilot (``--pilot``; see
+``benchmarks/time_to_metamer.py``).
+
+Run::
+
+    .venv/bin/python benchmarks/time_to_true_metamer.py --groups material --seeds 0,1,2 --steps 150
+    .venv/bin/python benchmarks/time_to_true_metamer.py --pilot --groups material,shape,lighting --seeds 0
+
+Results: ``benchmarks/results/time_to_true_metamer[_pilot].json`` and ``.md``.
+
+Examples
+--------
+>>> SETTINGS
+('independent', 'same_render')
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DEMO, PILOT, bench_device, bench_variant, md_table, merge_with_previous, write_results  # noqa: E402
+from time_to_metamer import _Ctx, _null_display, load  # noqa: E402
+
+SETTINGS = ("independent", "same_render")
+
+
+def experiment_config(cfg: Any, estimator: str, check_every: int) -> Any:
+    """``cfg`` in the experiment mode with the given gradient estimator and check interval."""
+    o = cfg.optimize.model_copy(update={"mode": "experiment", "gradient": estimator})
+    c = cfg.criterion.model_copy(update={"check_every": check_every})
+    return cfg.model_copy(update={"optimize": o, "criterion": c})
+
+
+def run(ctx: _Ctx, job: Any, estimator: str, check_every: int) -> dict[str, Any]:
+    """One job under one estimator (see the module docstring)."""
+    from mrd.synthesis.metamer import Metamer
+
+    cfg = experiment_config(ctx.gen.cfg, estimator, check_every)
+    model = ctx.gen.load_models()[job.model]
+    null_display = _null_display(ctx, job)
+    t0 = time.perf_counter()
+    m = Metamer(ctx.gen.target(job.scene), model, job.group, cfg, model_id=job.model, null_display=null_display)
+    m.setup(start=job.start, seed=job.seed)
+    m.synthesize()
+    seconds = time.perf_counter() - t0
+    met = m.stop_reason == "criterion"
+    checks = m._run.checks
+    rec = m.to_record()
+    g = rec.info["criterion_graded"]
+    return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator,
+            "steps": m.steps, "seconds": seconds, "met": met, "success": bool(rec.success),
+            "oddity_pc": rec.criterion["oddity_pc"], "null_p": rec.criterion["null_p"],
+            "distance_ratio": g.get("distance_ratio"),
+            "checks": [{k: c.get(k) for k in ("step", "oddity_pc", "null_p", "distance_ratio", "passed")} for c in checks]}
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (group, setting): criterion met during the run, stored successes, median steps/seconds."""
+    import numpy as np
+
+    out = []
+    for g, s in sorted({(r["group"], r["setting"]) for r in rows}):
+        rs = [r for r in rows if r["group"] == g and r["setting"] == s]
+        out.append({"group": g, "setting": s, "runs": len(rs), "met": sum(r["met"] for r in rs),
+                    "success": sum(r["success"] for r in rs),
+                    "median_steps": float(np.median([r["steps"] for r in rs])),
+                    "median_seconds": float(np.median([r["seconds"] for r in rs])),
+                    "median_ratio": float(np.median([r["distance_ratio"] for r in rs])),
+                    "median_pc": float(np.median([r["oddity_pc"] for r in rs]))})  # fmt: skip
+    return out
+
+
+def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: int, check_every: int) -> str:
+    """The results tables."""
+    s_rows = [[s["group"], s["setting"], s["runs"], f"{s['met']}/{s['runs']}", f"{s['success']}/{s['runs']}",
+               f"{s['median_steps']:.0f}", f"{s['median_seconds']:.0f}", f"{s['median_pc']:.3f}",
+               f"{s['median_ratio']:.3f}"] for s in summary]  # fmt: skip
+    r_rows = [[r["job"], r["setting"], r["steps"], f"{r['seconds']:.0f}", "yes" if r["met"] else "no",
+               "yes" if r["success"] else "no", f"{r['oddity_pc']:.3f}", f"{r['null_p']:.4f}",
+               f"{r['distance_ratio']:.3f}"] for r in rows]  # fmt: skip
+    return (f"Step budget {budget}, criterion checked every {check_every} steps; a run that never meets it counts "
+            "the whole budget. Model oddity pc: the generating model's proportion correct at picking the metamer "
+            "(chance 1/3; success needs <= 0.45); ratio: metamer-target distance / re-render distance.\n\n"
+            + md_table(["group", "setting", "runs", "criterion met", "stored success", "median steps", "median s",
+                        "median model pc", "median ratio"], s_rows)
+            + "\n\nEvery run (final stored verdict):\n\n"
+            + md_table(["metamer", "setting", "steps", "seconds", "met", "success", "model pc", "null p", "ratio"],
+                       r_rows) + "\n")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run and write the results."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pilot", action="store_true", help="the CPU-sized slice of the pilot config")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--groups", default=None, help="comma-separated groups (default: the config's)")
+    ap.add_argument("--scenes", default=None, help="comma-separated scene ids (default: blob_red; pilot: blob)")
+    ap.add_argument("--steps", type=int, default=150, help="step budget (default 150)")
+    ap.add_argument("--check-every", type=int, default=10)
+    ap.add_argument("--name", default=None)
+    ap.add_argument("--update", action="store_true", help="merge into an existing result file")
+    args = ap.parse_args(argv)
+    from tqdm import tqdm
+
+    from mrd.config import Job
+    from mrd.synthesis.generate import Generator
+
+    bench_variant()
+    cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    scenes = args.scenes.split(",") if args.scenes else (["blob"] if args.pilot else ["blob_red"])
+    groups = args.groups.split(",") if args.groups else None
+    base = [j for j in cfg.jobs() if j.scene in scenes and (groups is None or j.group in groups)
+            and j.seed == cfg.jobs()[0].seed]  # fmt: skip
+    jobs = [Job(j.scene, j.group, j.model, s, j.start) for j in base for s in seeds]
+    gen = Generator(cfg, bench_device(), progress=False)
+    gen.load_models()
+    ctx = _Ctx(gen)
+    rows = []
+    todo = [(j, s) for j in jobs for s in args.settings.split(",")]
+    for job, setting in tqdm(todo, desc="time to true metamer", unit="run"):
+        r = run(ctx, job, setting, args.check_every)
+        tqdm.write(f"{r['job']} [{setting}]: {r['steps']} steps, {r['seconds']:.0f} s, met {r['met']}, success "
+                   f"{r['success']}, pc {r['oddity_pc']:.3f}, ratio {r['distance_ratio']:.3f}")
+        rows.append(r)
+    name = args.name or ("time_to_true_metamer_pilot" if args.pilot else "time_to_true_metamer")
+    cmd = (".venv/bin/python benchmarks/time_to_true_metamer.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    commands = [cmd]
+    if args.update:
+        rows, commands = merge_with_previous(name, rows, "runs", lambda r: (r["job"], r["setting"]), cmd)
+    summary = summarise(rows)
+    write_results(name, " ; ".join(commands),
+                  {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": args.steps,
+                   "check_every": args.check_every, "commands": commands, "summary": summary, "runs": rows},
+                  markdown(summary, rows, args.steps, args.check_every))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
