@@ -19,6 +19,11 @@ Run::
     .venv/bin/python benchmarks/store_append.py                          # 2,000 metamers (~20 min)
     .venv/bin/python benchmarks/store_append.py --n 300 --name store_append_old  # the old design
     .venv/bin/python benchmarks/store_append.py --n 40 --name store_append_quick
+    .venv/bin/python benchmarks/store_append.py --report --previous store_append_old  # re-render the table
+
+``--previous NAME`` adds the table of an earlier result (another run: another load, so compare the
+ratios, each from its own run) below this one's; ``--report`` re-renders ``results/NAME.md`` from
+``results/NAME.json`` without running anything.
 
 Files go to a temporary folder next to ``--dir`` (default: the system's temporary folder) and are
 removed at the end; the free space is checked first.
@@ -34,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -171,7 +177,7 @@ def run(n: int, window: int, folder: Path) -> dict[str, Any]:
             "bytes_before_close": on_disk, "total_add_s": sum(times)}
 
 
-def markdown(name: str, res: dict[str, Any], n: int, window: int) -> str:
+def markdown(res: dict[str, Any], n: int, window: int) -> str:
     """The result table."""
     rows = res["rows"]
     first, last = rows[0], rows[-1]
@@ -192,6 +198,31 @@ def markdown(name: str, res: dict[str, Any], n: int, window: int) -> str:
     )
 
 
+def previous_section(name: str) -> str:
+    """The table of an earlier result ``results/NAME.json``, with the command and commit that made it."""
+    from benchmarks._common import RESULTS
+
+    old = json.loads((RESULTS / f"{name}.json").read_text())
+    m = old["machine"]
+    return (f"\n## Earlier run: `{name}`\n\nCommand: `{old['command']}` (commit {m['git_commit']}, {m['when']}, "
+            f"load average at the end {m['load_average_1m_5m_15m'][0]:.1f}).\n\n"
+            + markdown(old, old["n"], old["window"]))
+
+
+def report(name: str, previous: str | None) -> str:
+    """Re-render ``results/NAME.md`` from ``results/NAME.json`` (plus ``previous``); return the text."""
+    from benchmarks._common import RESULTS
+
+    res = json.loads((RESULTS / f"{name}.json").read_text())
+    m = res["machine"]
+    text = (f"# {name}\n\nCommand: `{res['command']}`\n\nMachine: {m['cpu_count']} CPU cores, Python "
+            f"{m['python']}, load average at the end {m['load_average_1m_5m_15m'][0]:.1f}; {m['when']}; "
+            f"commit {m['git_commit']}.\n\n" + markdown(res, res["n"], res["window"])
+            + (previous_section(previous) if previous else ""))
+    (RESULTS / f"{name}.md").write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and record ``benchmarks/results/NAME.{json,md}``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -199,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=8, help="adds averaged at each checkpoint (default 8)")
     ap.add_argument("--name", default="store_append", help="result name (default store_append)")
     ap.add_argument("--dir", default=tempfile.gettempdir(), help="where the temporary store goes")
+    ap.add_argument("--previous", default=None, help="add the table of results/PREVIOUS.json (an earlier run)")
+    ap.add_argument("--report", action="store_true", help="only re-render results/NAME.md from its json")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(args.name, args.previous))
+        return 0
     need = int(2.2 * args.n * BYTES_PER_METAMER) + (1 << 30)
     free = shutil.disk_usage(args.dir).free
     if free < 2 * need:
@@ -216,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                   else sys.argv[1:])
     data = {"n": args.n, "window": args.window, "size": SIZE, "views": VIEWS, "renders": RENDERS, "nulls": NULLS,
             **res}
-    md = markdown(args.name, res, args.n, args.window)
+    md = markdown(res, args.n, args.window) + (previous_section(args.previous) if args.previous else "")
     write_results(args.name, command.strip(), data, md)
     print(md)
     return 0

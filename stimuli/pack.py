@@ -91,7 +91,7 @@ def pack_units(path: Path, units: list[JournalUnit], progress: bool = False) -> 
     units : list of JournalUnit
         Finished journal units.
     progress : bool
-        Show a progress bar (units packed).
+        Show a progress bar (bytes copied and packed) when there are 50 units or more.
 
     Raises
     ------
@@ -105,13 +105,17 @@ def pack_units(path: Path, units: list[JournalUnit], progress: bool = False) -> 
         return
     tmp = pack_tmp(path)
     order = sorted(units, key=lambda u: (KINDS[u.kind].order, u.seq))
+    bar = tqdm(total=path.stat().st_size + sum(u.size for u in units), unit="B", unit_scale=True,
+               desc=f"pack {len(units)} units into {path.name}", disable=not progress or len(order) < 50)
     try:
         tmp.unlink(missing_ok=True)
         shutil.copyfile(path, tmp)
+        bar.update(path.stat().st_size)
         with h5py.File(tmp, "a") as f:
             touched = set()
-            for unit in tqdm(order, desc=f"pack {path.name}", unit="unit", disable=not progress or len(order) < 50):
+            for unit in order:
                 touched.add(_add_unit(f, unit))
+                bar.update(unit.size)
             for name in sorted(touched, key=lambda n: -n.count("/")):
                 stamp_group(f[name])
             f.attrs["content_digest"] = incremental_digest(f)
@@ -122,6 +126,8 @@ def pack_units(path: Path, units: list[JournalUnit], progress: bool = False) -> 
         if isinstance(exc, OSError):
             raise space_error(exc, path, f"packing {len(units)} journal units") from None
         raise
+    finally:
+        bar.close()
     os.replace(tmp, path)
     fsync_dir(path.parent)
     for unit in units:

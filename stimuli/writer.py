@@ -96,7 +96,7 @@ class StoreWriter:
         equal the stored config (same sha256), else :class:`MRDError`. ``None`` skips the check
         (used by ``mrd score``, which only adds similarities, and ``mrd pack``).
     progress : bool
-        Show a progress bar while packing (more than 50 units).
+        Show a progress bar (standard error) while packing 50 units or more.
 
     Examples
     --------
@@ -108,7 +108,7 @@ class StoreWriter:
     ['set.h5']
     """
 
-    def __init__(self, path: str | os.PathLike[str], config_text: str | None = None, progress: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], config_text: str | None = None, progress: bool = True) -> None:
         self.path = Path(path)
         self.journal = journal_dir(self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
