@@ -1,23 +1,26 @@
-"""Benchmark: torch's OpenMP wait policy and thread count, on an idle and on a busy machine.
+"""Benchmark: torch's OpenMP wait policy and thread count, on a quiet and on a loaded machine.
 
 Dr.Jit and torch each run their own pool of worker threads, one per core. torch's OpenMP threads
 spin-wait at barriers by default; when another process holds a core, a parallel region waits for a
 descheduled thread, and on 2 cores a step of the generator was measured 3-15x slower. This script
-times the optimisation step (material, 64 px, 8 spp, 2 views, the default model; the body of
-:func:`mrd.synthesis.optimize.optimize`) in fresh processes under three settings:
+times the optimisation step (the body of :func:`mrd.synthesis.optimize.optimize`; 64 px, 8 spp,
+2 views, the default model) of a **material** and a **shape** metamer in fresh processes under
+the settings (``--settings``):
 
 * ``default``: nothing set (libgomp spins, then sleeps);
 * ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep at once);
 * ``spin10k``: ``GOMP_SPINCOUNT=10000`` (a short spin, then sleep);
 * ``torch1``: ``torch.set_num_threads(1)``;
 
-each on the machine as it is (``idle``) and with one extra process spinning on a core (``busy``,
-a stand-in for any other job), alternating settings so that slow drifts of the machine's own load
-hit all alike.
+each on the machine as it is (``idle``) and with ``--hogs`` extra processes spinning (``busy``, a
+stand-in for any other job), alternating groups, loads and settings within one run so that slow
+drifts of the machine's own load hit all alike. The children are told the setting explicitly
+(``OMP_WAIT_POLICY`` unset for ``default``), so the ``mrd`` entry point's own default (docs/generate.md,
+"Threads") does not leak in.
 
 Run::
 
-    .venv/bin/python benchmarks/threads.py --reps 3
+    .venv/bin/python benchmarks/threads.py --reps 3 --hogs 2
 
 Results: ``benchmarks/results/threads.json`` and ``.md``.
 """
@@ -39,7 +42,7 @@ SETTINGS: dict[str, dict[str, str]] = {"default": {}, "passive": {"OMP_WAIT_POLI
                                        "torch1": {"MRD_BENCH_TORCH_THREADS": "1"}}
 
 
-def one_run(steps: int = 8) -> float:
+def one_run(group: str = "material", steps: int = 8) -> float:
     """Median step time (ms) in this process."""
     import numpy as np
 
@@ -50,7 +53,7 @@ def one_run(steps: int = 8) -> float:
     from _common import Case, make_setup
     from step_breakdown import StepBench
 
-    b = StepBench(make_setup(Case("material", 64, 8, "mobilenetv2_100")))
+    b = StepBench(make_setup(Case(group, 64, 8, "mobilenetv2_100")))
     for _ in range(3):
         b.step()
     return 1e3 * float(np.median([b.step()["step"] for _ in range(steps)]))
@@ -58,43 +61,75 @@ def one_run(steps: int = 8) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Alternate the settings in fresh processes and write the results."""
+    import numpy as np
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--hogs", type=int, default=1, help="spinning processes of the 'busy' load")
+    ap.add_argument("--groups", default="material,shape")
+    ap.add_argument("--settings", default="default,passive")
+    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps({"step_ms": one_run()}))
+        print(json.dumps({"step_ms": one_run(args.child)}))
         return 0
+    import signal
+
     from _common import md_table, write_results
 
-    res: dict[str, dict[str, list[float]]] = {k: {"idle": [], "busy": []} for k in SETTINGS}
-    loads: list[float] = []
-    for _ in range(args.reps):
-        for load in ("idle", "busy"):
-            for name, env in SETTINGS.items():
-                hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy" else None
-                try:
-                    out = subprocess.run([sys.executable, __file__, "--child"], env={**os.environ, **env},
-                                         capture_output=True, text=True, check=True).stdout
-                finally:
-                    if hog is not None:
-                        hog.kill()
-                        hog.wait()
-                res[name][load].append(json.loads(out.strip().splitlines()[-1])["step_ms"])
-                loads.append(os.getloadavg()[0])
-                print(f"{name} {load}: {res[name][load][-1]:.0f} ms (load {loads[-1]:.1f})", flush=True)
+    def _stop(*_: Any) -> None:
+        raise SystemExit(143)  # so that the spinning helper processes are killed on SIGTERM too
+
+    signal.signal(signal.SIGTERM, _stop)
+    groups, settings = args.groups.split(","), args.settings.split(",")
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    res: dict[str, dict[str, dict[str, list[float]]]] = {
+        g: {k: {"idle": [], "busy": []} for k in settings} for g in groups}
+    loads: dict[str, list[float]] = {"idle": [], "busy": []}
+    cmd = ".venv/bin/python benchmarks/threads.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def med(v: list[float]) -> str:
-        import numpy as np
+        return f"{np.median(v):.0f} ({min(v):.0f}-{max(v):.0f})" if v else "-"
 
-        return f"{np.median(v):.0f} ({min(v):.0f}-{max(v):.0f})"
+    def write(partial: bool) -> None:
+        rows: list[list[Any]] = []
+        for g in groups:
+            d = res[g].get("default")
+            for k, v in res[g].items():
+                ratio = [f"{np.median(d[x]) / np.median(v[x]):.2f}" if d and d[x] and v[x] else "-"
+                         for x in ("idle", "busy")]
+                rows.append([g, k, med(v["idle"]), med(v["busy"]), *ratio])
+        lm = {k: f"{np.median(v):.1f}" if v else "-" for k, v in loads.items()}
+        md = (("**Partial: the run was stopped before all repetitions.**\n\n" if partial else "")
+              + f"Step time in ms, median (range) of up to {args.reps} fresh processes per cell; 64 px, 8 spp, "
+              f"2 views, mobilenetv2_100. 'busy' = {args.hogs} extra process(es) spinning; 1-minute load average "
+              f"while the children ran: idle median {lm['idle']}, busy median {lm['busy']}. "
+              "Speed-up = default / this setting (> 1: faster than the default).\n\n"
+              + md_table(["group", "setting", "idle", "busy", "speed-up idle", "speed-up busy"], rows) + "\n")
+        write_results("threads", cmd.strip(), {"reps": args.reps, "hogs": args.hogs, "complete": not partial,
+                                              "step_ms": res, "load_averages": loads}, md)
 
-    rows: list[list[Any]] = [[k, med(v["idle"]), med(v["busy"])] for k, v in res.items()]
-    md = (f"Step time in ms, median (range) of {args.reps} fresh processes per cell; material 64 px, 8 spp, 2 views, "
-          "mobilenetv2_100. 'busy' = one extra process spinning on one of the cores.\n\n"
-          + md_table(["setting", "idle", "busy"], rows) + "\n")
-    cmd = ".venv/bin/python benchmarks/threads.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_results("threads", cmd.strip(), {"reps": args.reps, "step_ms": res, "load_averages": loads}, md)
+    for _ in range(args.reps):
+        for group in groups:
+            for load in ("idle", "busy"):
+                for name in settings:
+                    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                            for _ in range(args.hogs if load == "busy" else 0)]
+                    try:
+                        out = subprocess.run([sys.executable, __file__, "--child", group],
+                                             env={**base, **SETTINGS[name]}, capture_output=True, text=True,
+                                             check=True).stdout
+                        loads[load].append(os.getloadavg()[0])
+                    finally:
+                        for h in hogs:
+                            h.kill()
+                            h.wait()
+                    res[group][name][load].append(json.loads(out.strip().splitlines()[-1])["step_ms"])
+                    print(f"{group} {name} {load}: {res[group][name][load][-1]:.0f} ms (load {loads[load][-1]:.1f})",
+                          flush=True)
+                    write(partial=True)
+
+    write(partial=False)
     return 0
 
 

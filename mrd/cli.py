@@ -15,9 +15,36 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 from stimuli.errors import MRDError
+
+THREAD_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+"""Environment defaults the ``mrd`` command sets before torch loads, unless the user set them.
+
+torch's OpenMP threads spin-wait at barriers by default; on a shared machine a spinning thread
+waits for a descheduled one (``benchmarks/results/threads.md``; docs/generate.md, "Threads")."""
+
+
+def apply_thread_defaults(environ: MutableMapping[str, str] = os.environ) -> dict[str, str]:
+    """Set :data:`THREAD_DEFAULTS` in ``environ`` where the user has not set them; return what was set.
+
+    Called when :mod:`mrd.cli` is imported (the ``mrd`` command imports it first), so it takes effect
+    when the command later loads torch (libgomp reads its environment once, when it loads).
+
+    Examples
+    --------
+    >>> apply_thread_defaults({})
+    {'OMP_WAIT_POLICY': 'PASSIVE'}
+    >>> apply_thread_defaults({"OMP_WAIT_POLICY": "ACTIVE"})
+    {}
+    """
+    added = {k: v for k, v in THREAD_DEFAULTS.items() if k not in environ}
+    environ.update(added)
+    return added
+
+
+apply_thread_defaults()
 
 COMMAND_MODULES = (
     "mrd.commands.doctor",
