@@ -53,12 +53,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mrd.synthesis.executor import JobSpec, RunContext
 from mrd.synthesis.slurm_options import SlurmOptions
 from stimuli.errors import MRDError
 from stimuli.records import MetamerRecord
+
+if TYPE_CHECKING:  # annotations only: mrd.synthesis.executor imports this module lazily
+    from mrd.synthesis.executor import JobSpec, RunContext
 
 MAX_ARRAY = 1000
 """Most tasks in one job array (SLURM's default ``MaxArraySize`` is 1001)."""
