@@ -134,8 +134,20 @@ def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
-def run(n: int, window: int, folder: Path) -> dict[str, Any]:
-    """Add ``n`` metamers to a new store in ``folder``; return the timings."""
+def _timed_add(w: Any, rec: Any) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``add_metamer``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    w.add_metamer(rec)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run(n: int, window: int, folder: Path, interleave: int) -> dict[str, Any]:
+    """Add ``n`` metamers to a new store in ``folder``, then ``interleave`` paired adds; return the timings.
+
+    The paired phase alternates one add to the big store (its (n+1)-th, ...) with one add to a fresh
+    store of 9 metamers (its 10th, ...), so both see the same machine load: the ratio of each pair is
+    the scaling measured free of load drift.
+    """
     from tqdm import tqdm
 
     from stimuli import StoreWriter
@@ -143,26 +155,36 @@ def run(n: int, window: int, folder: Path) -> dict[str, Any]:
     records = Records()
     path = folder / "bench.h5"
     times: list[float] = []
+    cpu: list[float] = []
     loads: dict[int, float] = {}
     marks = set(checkpoints(n))
     w = StoreWriter(path, config_text="benchmark = 'store_append'\n")
-    try:
-        w.add_model(records.model)
-        w.add_scene(records.scene)
-        for i in tqdm(range(1, n + 1), desc="add metamers", unit="metamer"):
-            rec = records.metamer(i)
-            t0 = time.perf_counter()
-            w.add_metamer(rec)
-            times.append(time.perf_counter() - t0)
-            if i in marks:
-                loads[i] = os.getloadavg()[0]
-        on_disk = path.stat().st_size + _folder_bytes(path.with_name(path.name + ".journal"))
-        t0 = time.perf_counter()
-        w.close()
-        close_s = time.perf_counter() - t0
-    except BaseException:
-        w.close()
-        raise
+    w.add_model(records.model)
+    w.add_scene(records.scene)
+    for i in tqdm(range(1, n + 1), desc="add metamers", unit="metamer"):
+        wall, c = _timed_add(w, records.metamer(i))
+        times.append(wall)
+        cpu.append(c)
+        if i in marks:
+            loads[i] = os.getloadavg()[0]
+    pairs = []
+    if interleave:
+        small = StoreWriter(folder / "small.h5", config_text="benchmark = 'store_append small'\n")
+        small.add_model(records.model)
+        small.add_scene(records.scene)
+        for i in range(1, 10):
+            small.add_metamer(records.metamer(100_000 + i))
+        for r in tqdm(range(interleave), desc="paired adds", unit="pair"):
+            at_small = _timed_add(small, records.metamer(100_010 + r))
+            at_big = _timed_add(w, records.metamer(n + 1 + r))
+            pairs.append({"small_n": 10 + r, "big_n": n + 1 + r, "small_s": at_small[0], "big_s": at_big[0],
+                          "small_cpu_s": at_small[1], "big_cpu_s": at_big[1]})
+        small.close()
+    on_disk = path.stat().st_size + _folder_bytes(path.with_name(path.name + ".journal"))
+    n_packed = len(w.pending)
+    t0 = time.perf_counter()
+    w.close()
+    close_s = time.perf_counter() - t0
     size = path.stat().st_size
     copy = folder / "copy.h5"
     t0 = time.perf_counter()
@@ -172,30 +194,51 @@ def run(n: int, window: int, folder: Path) -> dict[str, Any]:
     fsync_file(copy)
     copy_s = time.perf_counter() - t0
     copy.unlink()
-    rows = [{"n": c, **window_stats(times, c, window), "load_1m": loads.get(c)} for c in checkpoints(n)]
-    return {"times_s": times, "rows": rows, "close_s": close_s, "copy_s": copy_s, "store_bytes": size,
-            "bytes_before_close": on_disk, "total_add_s": sum(times)}
+    rows = [{"n": c, **window_stats(times, c, window), "cpu_mean_s": statistics.fmean(cpu[max(0, c - window):c]),
+             "load_1m": loads.get(c)} for c in checkpoints(n)]
+    return {"times_s": times, "cpu_s": cpu, "rows": rows, "pairs": pairs, "close_s": close_s, "copy_s": copy_s,
+            "store_bytes": size, "bytes_before_close": on_disk, "units_packed": n_packed, "total_add_s": sum(times)}
 
 
 def markdown(res: dict[str, Any], n: int, window: int) -> str:
-    """The result table."""
+    """The result tables (runs recorded before CPU times and paired adds were measured lack those columns)."""
     rows = res["rows"]
     first, last = rows[0], rows[-1]
+    has_cpu = "cpu_mean_s" in first
     table = md_table(
-        ["metamer n", f"mean of the {window} adds ending at n (s)", "median (s)", "max (s)", "load (1 min)"],
-        [[r["n"], f"{r['mean_s']:.3f}", f"{r['median_s']:.3f}", f"{r['max_s']:.3f}",
-          "" if r["load_1m"] is None else f"{r['load_1m']:.1f}"] for r in rows],
+        ["metamer n", f"mean wall s of the {window} adds ending at n", "median (s)", "max (s)"]
+        + (["mean CPU s"] if has_cpu else []) + ["load (1 min)"],
+        [[r["n"], f"{r['mean_s']:.3f}", f"{r['median_s']:.3f}", f"{r['max_s']:.3f}"]
+         + ([f"{r['cpu_mean_s']:.3f}"] if has_cpu else [])
+         + ["" if r["load_1m"] is None else f"{r['load_1m']:.1f}"] for r in rows],
     )
-    gib = res["store_bytes"] / 2**30
-    return (
+    out = (
         f"{n} synthetic metamers at {SIZE} px x {VIEWS} views, R = {RENDERS} display renders, {NULLS} null displays, "
         f"HDR; smooth images (gzip compresses them as it does real renders).\n\n{table}\n\n"
-        f"Mean time per add at n = {last['n']} / at n = {first['n']}: **{last['mean_s'] / first['mean_s']:.2f}x** "
-        f"(median {last['median_s'] / first['median_s']:.2f}x). All adds: {res['total_add_s']:.0f} s.\n\n"
-        f"Closing the writer: {res['close_s']:.1f} s for a {gib:.2f} GiB store "
+        f"Mean wall time per add at n = {last['n']} / at n = {first['n']}: **{last['mean_s'] / first['mean_s']:.2f}x** "
+        f"(median {last['median_s'] / first['median_s']:.2f}x"
+        + (f"; CPU time {last['cpu_mean_s'] / first['cpu_mean_s']:.2f}x" if has_cpu else "")
+        + f"). All adds: {res['total_add_s']:.0f} s.\n"
+    )
+    pairs = res.get("pairs") or []
+    if pairs:
+        wall = [p["big_s"] / p["small_s"] for p in pairs]
+        cpu = [p["big_cpu_s"] / max(p["small_cpu_s"], 1e-9) for p in pairs]
+        out += (
+            f"\nPaired adds ({len(pairs)} pairs, alternating, so both see the same load): an add to the set of "
+            f"{pairs[0]['big_n']}-{pairs[-1]['big_n']} metamers against an add to a set of "
+            f"{pairs[0]['small_n']}-{pairs[-1]['small_n']}: wall-time ratio median **{statistics.median(wall):.2f}x** "
+            f"(range {min(wall):.2f}-{max(wall):.2f}), CPU-time ratio median {statistics.median(cpu):.2f}x; "
+            f"median add {statistics.median(p['big_s'] for p in pairs):.3f} s (big) vs "
+            f"{statistics.median(p['small_s'] for p in pairs):.3f} s (small).\n"
+        )
+    gib = res["store_bytes"] / 2**30
+    out += (
+        f"\nClosing the writer: {res['close_s']:.1f} s for a {gib:.2f} GiB store "
         f"({res['bytes_before_close'] / 2**30:.2f} GiB on disk before closing); a plain copy + fsync of the "
         f"finished file took {res['copy_s']:.1f} s (close / copy = {res['close_s'] / max(res['copy_s'], 1e-9):.2f}).\n"
     )
+    return out
 
 
 def previous_section(name: str) -> str:
@@ -230,13 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=8, help="adds averaged at each checkpoint (default 8)")
     ap.add_argument("--name", default="store_append", help="result name (default store_append)")
     ap.add_argument("--dir", default=tempfile.gettempdir(), help="where the temporary store goes")
+    ap.add_argument("--pairs", type=int, default=16, help="paired adds, big vs small store (default 16; 0: none)")
     ap.add_argument("--previous", default=None, help="add the table of results/PREVIOUS.json (an earlier run)")
     ap.add_argument("--report", action="store_true", help="only re-render results/NAME.md from its json")
     args = ap.parse_args(argv)
     if args.report:
         print(report(args.name, args.previous))
         return 0
-    need = int(2.2 * args.n * BYTES_PER_METAMER) + (1 << 30)
+    need = int(2.2 * (args.n + args.pairs) * BYTES_PER_METAMER) + (1 << 30)
     free = shutil.disk_usage(args.dir).free
     if free < 2 * need:
         print(f"store_append: {args.dir} has {free / 2**30:.1f} GiB free; this run needs about "
@@ -245,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = Path(tempfile.mkdtemp(prefix="store_append-", dir=args.dir))
     try:
-        res = run(args.n, args.window, folder)
+        res = run(args.n, args.window, folder, args.pairs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     command = "nice -n 10 .venv/bin/python benchmarks/store_append.py " + " ".join(argv if argv is not None
