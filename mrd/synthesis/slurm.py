@@ -118,27 +118,14 @@ class SlurmExecutor:
         except ImportError:
             raise MRDError("--executor slurm: submitit is not installed; install it with "
                            "pip install 'mrd-suite[slurm]' (or pip install submitit)") from None
-        if self.backend == "slurm" and shutil.which("sbatch") is None:
-            raise MRDError("--executor slurm: sbatch is not on this machine's PATH; run mrd generate on a "
-                           "SLURM login node, or add --slurm-local to run the tasks as local processes")
+        missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None] if self.backend == "slurm" else []
+        if missing:
+            raise MRDError(f"--executor slurm: {' and '.join(missing)} not on this machine's PATH; run mrd "
+                           "generate on a SLURM login node, or add --slurm-local to run the tasks as local processes")
 
     # -- submitit ---------------------------------------------------------------------------
     def _executor(self, run_dir: Path, title: str) -> Any:
-        import submitit
-
-        o = self.options
-        ex = submitit.AutoExecutor(folder=run_dir, cluster=self.backend, slurm_max_num_timeout=o.max_requeue,
-                                   local_max_num_timeout=o.max_requeue)  # fmt: skip
-        name = "mrd-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", title)[:40] if title else "mrd"
-        params: dict[str, Any] = {"name": name, "timeout_min": o.time_min,
-                                  "cpus_per_task": o.cpus, "gpus_per_node": o.gpus, "mem_gb": o.mem_gb}
-        if self.backend == "slurm":
-            params.update(slurm_partition=o.partition, slurm_additional_parameters=o.sbatch_parameters(),
-                          slurm_array_parallelism=o.parallel or MAX_ARRAY, slurm_setup=list(o.setup) or None)
-        else:
-            params.update(local_setup=list(o.setup) or None)
-        ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
-        return ex
+        return submitit_executor(self.options, run_dir, title, self.backend)
 
     def _job(self, folder: str, job_id: str) -> Any:
         from submitit.local.local import LocalJob
@@ -267,6 +254,43 @@ class SlurmExecutor:
         """One line for the summary."""
         extra = f", {len(self.collected)} collected from an earlier run" if self.collected else ""
         return self._desc + extra
+
+
+def submitit_executor(options: SlurmOptions, folder: str | Path, title: str, backend: str = "slurm") -> Any:
+    """The submitit executor that submits the array tasks of one run, with the options' parameters.
+
+    Parameters
+    ----------
+    options : SlurmOptions
+    folder : path-like
+        The run's folder (submission scripts, pickles, logs, results).
+    title : str
+        The config's title (the SLURM job name is ``mrd-TITLE``).
+    backend : {"slurm", "local"}
+        SLURM, or submitit's local executor.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ex = submitit_executor(SlurmOptions(cpus=1, time_min=30), tempfile.mkdtemp(), "demo", backend="local")
+    >>> ex.cluster, ex.parameters["timeout_min"]
+    ('local', 30)
+    """
+    import submitit
+
+    o = options
+    ex = submitit.AutoExecutor(folder=folder, cluster=backend, slurm_max_num_timeout=o.max_requeue,
+                               local_max_num_timeout=o.max_requeue)  # fmt: skip
+    name = "mrd-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", title)[:40] if title else "mrd"
+    params: dict[str, Any] = {"name": name, "timeout_min": o.time_min,
+                              "cpus_per_task": o.cpus, "gpus_per_node": o.gpus, "mem_gb": o.mem_gb}
+    if backend == "slurm":
+        params.update(slurm_partition=o.partition, slurm_additional_parameters=o.sbatch_parameters(),
+                      slurm_array_parallelism=o.parallel or MAX_ARRAY, slurm_setup=list(o.setup) or None)
+    else:
+        params.update(local_setup=list(o.setup) or None)
+    ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    return ex
 
 
 def _exit_hard_on_requeue() -> None:

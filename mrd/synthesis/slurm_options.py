@@ -61,6 +61,8 @@ class SlurmOptions:
         Most requeues of one task after a time-out.
     local : bool
         Run tasks as local processes (submitit's local executor) instead of submitting to SLURM.
+    poll_s : float
+        Seconds between checks of running tasks (0: 0.5 s locally, 10 s on SLURM).
 
     Examples
     --------

@@ -236,7 +236,7 @@ def test_sbatch_parameters_and_cli_errors(tmp_path, capsys):
     cases = [(["--slurm-cpus", "4"], "--slurm-* options apply to --executor slurm only"),
              (["--executor", "slurm", "--slurm-time", "0"], "--slurm-time 0"),
              (["--executor", "slurm", "--slurm-cpus", "two"], "--slurm-cpus: invalid int value: 'two'"),
-             (["--executor", "slurm"], "sbatch is not on this machine's PATH")]  # fmt: skip
+             (["--executor", "slurm"], "sbatch and srun not on this machine's PATH")]  # fmt: skip
     for extra, message in cases:
         with pytest.raises(SystemExit) if "invalid int" in message else nullcontext():
             assert main(["generate", str(cfg), "--out", out, "--quiet", *extra]) == 2
