@@ -72,14 +72,15 @@ def _import_factory(name: str, where: str) -> tuple[ModuleType, Callable[[], Any
     if not callable(factory):
         found = sorted(k for k, v in vars(pymod).items() if callable(v) and not k.startswith("_"))[:40]
         raise MRDError(f"{where}: {modname} has no callable {factname!r}; callables there: {found}")
-    _check_factory(where, factory)
+    _check_factory(where, name, factory)
     return pymod, factory
 
 
-def _check_factory(where: str, factory: Any) -> None:
+def _check_factory(where: str, name: str, factory: Any) -> None:
     """Refuse what cannot be a factory before calling it: classes, built-in functions, and functions
     that need arguments (so ``os:system``, ``builtins:eval`` or ``torch.nn:Linear`` are never called)."""
-    what = f"{getattr(factory, '__module__', None) or '?'}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+    real = f"{getattr(factory, '__module__', None) or '?'}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+    what = name if real.replace(".", ":", 1) == name else f"{name} ({real})"
     if isinstance(factory, type):
         raise MRDError(
             f"{where}: {what} is a class; name a function that returns (torch.nn.Module, [layer names])"
