@@ -193,3 +193,20 @@ def _report() -> Any:
     yield
     if COUNTS:
         print("\nfuzz cases:", dict(sorted(COUNTS.items())), f"total {sum(COUNTS.values())}")
+
+
+CASES = {"config fields": 200, "config bytes": 200, "simulate with fuzzed config": 30, "participant ids": 200,
+         "experiment --participant (no display)": 25}  # fmt: skip
+"""Cases each fuzz test above runs (its ``max_examples``)."""
+
+
+def test_fuzz_counts() -> None:
+    """Runs last: every fuzz test above that ran tried all its cases, each ending in success or a clear
+    error (a traceback fails the test itself)."""
+    groups: Counter[str] = Counter()
+    for key, n in COUNTS.items():
+        groups[key.split(":")[0]] += n
+    print("\nfuzz cases per input kind:", dict(groups))
+    assert set(groups) <= set(CASES), groups
+    for kind, n in groups.items():
+        assert n == CASES[kind], (kind, n, dict(COUNTS))
