@@ -215,7 +215,7 @@ def _draws(idata: Any, names: list[str], terms: Sequence[RandomTerm]) -> tuple[l
     """``[(term, kind, prior, draws (chain, draw))]`` for reported parameters, and per-term level draws."""
     post = idata.posterior
     out = [(n, "fixed", PRIORS["fixed"], post["beta"].values[..., i]) for i, n in enumerate(names)]
-    levels = []
+    levels, cors = [], []
     for j, t in enumerate(terms):
         q = t.z.shape[1]
         sds = post[f"sd_{j}"].values[..., None] if q == 1 else post[f"L_{j}_stds"].values
@@ -227,10 +227,10 @@ def _draws(idata: Any, names: list[str], terms: Sequence[RandomTerm]) -> tuple[l
             for a in range(q):
                 for c in range(a + 1, q):
                     name = f"{t.group}:cor({t.names[a]}, {t.names[c]})"
-                    out.append((name, "random_cor", PRIORS["cor"], corr[..., a, c]))
+                    cors.append((name, "random_cor", PRIORS["cor"], corr[..., a, c]))
         b = post[f"b_{j}"].values
         levels.append((t, b.reshape(b.shape[0], b.shape[1], -1)))
-    return out, levels
+    return out + cors, levels  # SDs, then correlations, as the Laplace rows
 
 
 def _diag(a: np.ndarray) -> tuple[float, float, float]:

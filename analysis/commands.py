@@ -261,17 +261,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "optional extra mrd-suite[bayes], reported only when converged)",
     )
     b = p.add_argument_group("full-Bayesian mixed model (--mixed-method bayes)")
-    b.add_argument("--bayes-draws", type=int, default=1000, metavar="N", help="draws per chain (default 1000)")
-    b.add_argument("--bayes-tune", type=int, default=1000, metavar="N", help="tuning steps per chain (default 1000)")
-    b.add_argument("--bayes-chains", type=int, default=4, metavar="N", help="chains, at least 2 (default 4)")
-    b.add_argument("--bayes-seed", type=int, metavar="S", help="sampler seed (default: --seed)")
-    b.add_argument(
-        "--bayes-target-accept",
-        type=float,
-        default=0.9,
-        metavar="P",
-        help="NUTS target acceptance in (0, 1); raise it if divergences are reported (default 0.9)",
-    )
+    b.add_argument("--bayes-draws", type=int_in(4, 1_000_000), default=1000, metavar="N",
+                   help="draws per chain, 4..1000000 (default 1000)")  # fmt: skip
+    b.add_argument("--bayes-tune", type=int_in(0, 1_000_000), default=1000, metavar="N",
+                   help="tuning steps per chain, 0..1000000 (default 1000)")  # fmt: skip
+    b.add_argument("--bayes-chains", type=int_in(2, 64), default=4, metavar="N",
+                   help="chains, 2..64 (R-hat compares chains; default 4)")  # fmt: skip
+    b.add_argument("--bayes-seed", type=int_in(0, MAX_SEED), metavar="S",
+                   help=f"sampler seed, 0..{MAX_SEED} (default: --seed)")  # fmt: skip
+    b.add_argument("--bayes-target-accept", type=float_in(0, 1, lo_open=True, hi_open=True), default=0.9,
+                   metavar="P", help="NUTS target acceptance in (0, 1); raise it if divergences are "
+                   "reported (default 0.9)")  # fmt: skip
     m.add_argument(
         "--psychometric-backend",
         choices=("ml", "psignifit"),

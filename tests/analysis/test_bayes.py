@@ -171,16 +171,20 @@ def test_cli_refuses_unconverged_fit(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("--bayes-chains", "1", "chains = 1"), ("--bayes-target-accept", "1.5", "target_accept = 1.5")],
+    [("--bayes-chains", "1", "integer in [2, 64]"), ("--bayes-target-accept", "1.5", "number in (0, 1)")],
 )
 def test_cli_bad_sampler_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture, option: str, value: str, message: str
 ) -> None:
     code = main(["analyze", "--trials", "missing.csv", "--out", str(tmp_path), "--mixed-method", "bayes"])
     assert code == 2 and "missing.csv" in capsys.readouterr().err  # good settings: the table is at fault
-    code = main(["analyze", "--trials", "missing.csv", "--out", str(tmp_path), "--mixed-method", "bayes",
-                 option, value])  # fmt: skip
-    assert code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", "--trials", "missing.csv", "--out", str(tmp_path), "--mixed-method", "bayes",
+              option, value])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and option in err and message in err, err
+    with pytest.raises(MRDError, match="chains = 1, but R-hat compares chains"):  # the API checks too
+        fit_mixed(_simulate(0.0, seed=2), formula=FORMULA, methods=["bayes"], bayes_options={"chains": 1})
 
 
 def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -189,3 +193,22 @@ def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch, capsys
         require()
     code = main(["analyze", "--trials", "t.csv", "--out", "o", "--mixed-method", "bayes"])
     assert code == 2 and "pip install 'mrd-suite[bayes]'" in capsys.readouterr().err
+
+
+def test_random_slopes_are_correlated_and_named_as_laplace() -> None:
+    """A slope model samples (short run: refused, but every parameter is diagnosed under the Laplace names)."""
+    t = _simulate(0.0, seed=4)
+    res = fit_mixed(
+        t,
+        formula="correct ~ distance_z + C(cond) + (1 + cond | participant) + (1 | item)",
+        methods=["laplace", "bayes"],
+        bayes_options={"draws": 30, "tune": 30, "chains": 2, "seed": 0},
+    )
+    laplace = res.effects.query("method == 'glmm-laplace' and kind != 'fixed'")
+    diag = res.bayes.diagnostics.query("kind in ('random_sd', 'random_cor')")
+    assert list(diag["term"]) == list(laplace["term"])
+    assert "participant:cor(Intercept, cond[T.b])" in set(diag["term"])
+    assert diag.set_index("term").loc["participant:cor(Intercept, cond[T.b])", "prior"] == PRIORS["cor"]
+    cor = res.bayes.idata.posterior["L_0_corr"].values[..., 0, 1]
+    assert np.all(np.abs(cor) <= 1) and cor.std() > 0  # sampled, within [-1, 1]
+    assert not res.bayes.converged  # 60 draws cannot pass ESS >= 200
