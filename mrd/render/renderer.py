@@ -37,7 +37,7 @@ ParamsWriter = Callable[[Any, Params, "tuple[str, ...] | None"], None]
 
 SHAPE_SPPC = 0
 """Default samples per pixel of the shape gradient's continuous term (``optimize.sppc``; 0: the render's spp)."""
-SHAPE_SPPP = 0
+SHAPE_SPPP = 1
 """Default samples per pixel of the shape gradient's silhouette term (``optimize.sppp``; 0: the render's spp)."""
 
 MAX_SAMPLES_PER_PASS = 1 << 22
