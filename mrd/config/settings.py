@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from mrd.groups.lighting import LIGHTING_PARAMS, LightingPrior
 from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.shape import ShapePrior
-from mrd.render.renderer import SHAPE_SPPC, SHAPE_SPPP
+from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP
 from mrd.specbase import Flag, Integer, Number, StrictModel
 
 

@@ -30,15 +30,11 @@ from typing import Any
 import numpy as np
 
 import mrd  # noqa: F401  (libLLVM for Dr.Jit)
-from mrd.render.scene import ENV, Layout, env_weights, scene_dict
+from mrd.render.scene import ENV, Layout, env_weights, projective_counts, scene_dict
 from stimuli.records import Params
 
 ParamsWriter = Callable[[Any, Params, "tuple[str, ...] | None"], None]
 
-SHAPE_SPPC = 0
-"""Default samples per pixel of the shape gradient's continuous term (``optimize.sppc``; 0: the render's spp)."""
-SHAPE_SPPP = 1
-"""Default samples per pixel of the shape gradient's silhouette term (``optimize.sppp``; 0: the render's spp)."""
 
 MAX_SAMPLES_PER_PASS = 1 << 22
 """Upper bound on pixel samples per display-render pass (keeps memory flat at any spp)."""
@@ -221,19 +217,6 @@ def render_projective(scene: Any, params: Any, sensor: int, spp: int, seed: int,
 
     scene.sensors()[sensor].sampler().set_sample_count(int(spp))
     return mi.render(scene, params, sensor=sensor, spp=0, spp_grad=0, seed=seed, integrator=integrator)
-
-
-def projective_counts(layout: Layout) -> tuple[int, int, int]:
-    """``(sppi, sppc, sppp)`` of a layout's shape-gradient integrator (``layout.extra``, else the defaults).
-
-    Examples
-    --------
-    >>> from mrd.render.scene import Layout
-    >>> projective_counts(Layout(views=[], size=(8, 8), extra={"sppc": 32, "sppp": 4}))
-    (0, 32, 4)
-    """
-    x = layout.extra
-    return int(x.get("sppi", 0)), int(x.get("sppc", SHAPE_SPPC)), int(x.get("sppp", SHAPE_SPPP))
 
 
 def projective_integrator(max_depth: int, sppi: int = 0, sppc: int = 0, sppp: int = 0) -> dict[str, Any]:

@@ -201,9 +201,26 @@ def scene_dict(layout: Layout, params: Params) -> dict[str, Any]:
     return d
 
 
-def _projective_counts(layout: Layout) -> dict[str, int]:
-    from mrd.render.renderer import projective_counts
+SHAPE_SPPC = 0
+"""Default samples per pixel of the shape gradient's continuous term (``optimize.sppc``; 0: the render's spp)."""
+SHAPE_SPPP = 1
+"""Default samples per pixel of the shape gradient's silhouette term (``optimize.sppp``; 0: the render's spp)."""
 
+
+def projective_counts(layout: Layout) -> tuple[int, int, int]:
+    """``(sppi, sppc, sppp)`` of a layout's shape-gradient integrator (``layout.extra``, else the defaults).
+
+    Examples
+    --------
+    >>> from mrd.render.scene import Layout
+    >>> projective_counts(Layout(views=[], size=(8, 8), extra={"sppc": 32, "sppp": 4}))
+    (0, 32, 4)
+    """
+    x = layout.extra
+    return int(x.get("sppi", 0)), int(x.get("sppc", SHAPE_SPPC)), int(x.get("sppp", SHAPE_SPPP))
+
+
+def _projective_counts(layout: Layout) -> dict[str, int]:
     return dict(zip(("sppi", "sppc", "sppp"), projective_counts(layout), strict=True))
 
 

@@ -28,7 +28,7 @@ import mitsuba as mi  # noqa: E402
 
 from mrd.groups import renderer_for  # noqa: E402
 from mrd.groups.shape import KEYS  # noqa: E402
-from mrd.render.renderer import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
+from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

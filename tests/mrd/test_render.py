@@ -28,7 +28,7 @@ import mitsuba as mi  # noqa: E402
 from mrd.groups import renderer_for  # noqa: E402
 from mrd.groups.material import material_key  # noqa: E402
 from mrd.groups.shape import KEYS as SHAPE_KEYS  # noqa: E402
-from mrd.render.renderer import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
+from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
 
 
 def _outward_fraction(m: meshes.Mesh, centre_fn=lambda c: 0 * c) -> float:
