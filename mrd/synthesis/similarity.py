@@ -237,7 +237,7 @@ def classification_agreement(
     --------
     >>> import torch
     >>> t = torch.tensor([[0.0, 3.0, 1.0, 0.5, 0.2, 0.1], [2.0, 0.0, 1.0, 0.5, 0.2, 0.1]])
-    >>> m = torch.tensor([[0.0, 3.0, 1.0, 0.5, 0.2, 0.1], [0.0, 1.0, 2.0, 0.5, 0.2, 0.1]])
+    >>> m = torch.tensor([[0.0, 3.0, 1.0, 0.5, 0.2, 0.1], [0.3, 1.0, 2.0, 0.5, 0.2, 0.1]])
     >>> a = classification_agreement(t, m)
     >>> a["top1"], a["top5"], a["target_top1"], a["metamer_top1"]
     (0.5, 1.0, [1, 0], [1, 2])

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -112,25 +111,28 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> str:
-        log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (kept with the process)
-        self.proc = subprocess.Popen(
-            _cli(["serve-online", str(self.bundle), "--data-dir", str(self.data_dir), "--port", str(self.port)]),
-            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-            env={**os.environ, "HOME": str(self.home), "PYTHONPATH": str(REPO)},
-        )
-        self.proc.log = log  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 60
+        # The child appends to its own log file (O_APPEND) and the test reads it through a separate
+        # descriptor: a shared offset would let the test's seek(0) make the child overwrite its first
+        # line (the URL line) with the participant links.
+        self.runs = getattr(self, "runs", 0) + 1
+        log_path = self.home / f"serve-online-{self.runs}.log"
+        with log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                _cli(["serve-online", str(self.bundle), "--data-dir", str(self.data_dir), "--port", str(self.port)]),
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+                env={**os.environ, "HOME": str(self.home), "PYTHONPATH": str(REPO)},
+            )
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            log.seek(0)
-            m = re.search(r"at http://127\.0\.0\.1:(\d+)/", log.read())
+            text = log_path.read_text()
+            m = re.search(r"at http://127\.0\.0\.1:(\d+)/", text)
             if m:
                 self.port = int(m.group(1))
                 return self.url
             if self.proc.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"serve-online exited {self.proc.returncode}: {log.read()}")
+                raise AssertionError(f"serve-online exited {self.proc.returncode}: {log_path.read_text()}")
             time.sleep(0.05)
-        raise AssertionError("serve-online did not start within 60 s")
+        raise AssertionError(f"serve-online did not start within 120 s; its output: {log_path.read_text()!r}")
 
     @property
     def url(self) -> str:
