@@ -30,6 +30,9 @@ from mrd.groups import renderer_for  # noqa: E402
 from mrd.groups.shape import KEYS  # noqa: E402
 from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from shape_displacement import displacement  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LIT = SceneSpec(
@@ -84,20 +87,6 @@ def test_sample_counts_change_the_gradient_not_the_primal():
     assert (lit[32].integrators["projective"].sppc, blk[16].integrators["projective"].sppp) == (32, 16)
 
 
-def _displacement(r, v0, n, objective, t, spp, seed, grad=False):
-    tt = mi.Float(float(t))
-    if grad:
-        dr.enable_grad(tt)
-    r.write(KEYS["vertices"], mi.Float(v0.ravel()) + tt * mi.Float(n.ravel()))
-    r.update()
-    images = r.render_views(spp, seed, "projective")
-    loss = objective(images) if objective is not None else dr.mean(images[0], axis=None)
-    if grad:
-        dr.backward(loss)
-        return float(dr.grad(tt)[0])
-    return float(np.asarray(loss).ravel()[0])
-
-
 def test_default_counts_vertex_gradient_matches_finite_differences():
     """Vertices moved along their normals under the shipped sppc/sppp, full objective (as test_render.py:
     5 % of central finite differences with common random numbers)."""
@@ -113,8 +102,8 @@ def test_default_counts_vertex_gradient_matches_finite_differences():
     v0 = p["shape"]["vertices"].astype(np.float32)
     n = (v0 / np.linalg.norm(v0, axis=1, keepdims=True)).astype(np.float32)
     seeds, spp = range(8), 16
-    ad = np.mean([_displacement(r, v0, n, objective, 0.0, spp, s, grad=True) for s in seeds])
-    fd = np.mean([(_displacement(r, v0, n, objective, 0.01, spp, s) - _displacement(r, v0, n, objective, -0.01, spp, s))
+    ad = np.mean([displacement(r, v0, n, objective, 0.0, spp, s, grad=True) for s in seeds])
+    fd = np.mean([(displacement(r, v0, n, objective, 0.01, spp, s) - displacement(r, v0, n, objective, -0.01, spp, s))
                   / 0.02 for s in seeds])  # fmt: skip
     assert ad > 0 and abs(ad - fd) < 0.05 * abs(fd), (ad, fd)
 
@@ -126,7 +115,7 @@ def test_default_counts_silhouette_gradient_matches_the_closed_form():
     r = renderer_for(layout_for(BLACK, settings), p)
     v0 = p["shape"]["vertices"].astype(np.float32)
     n = (v0 / np.linalg.norm(v0, axis=1, keepdims=True)).astype(np.float32)
-    ad = np.mean([_displacement(r, v0, n, None, 0.0, 16, s, grad=True) for s in range(8)])
+    ad = np.mean([displacement(r, v0, n, None, 0.0, 16, s, grad=True) for s in range(8)])
     d, half = settings.distance, np.tan(np.radians(settings.fov) / 2)
 
     def covered(radius: float) -> float:  # disc of radius tan(asin(R/d)) on a 2*tan(fov/2) square

@@ -6,6 +6,9 @@ Gradients are checked against central finite differences taken with common rando
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -27,8 +30,10 @@ import mitsuba as mi  # noqa: E402
 
 from mrd.groups import renderer_for  # noqa: E402
 from mrd.groups.material import material_key  # noqa: E402
-from mrd.groups.shape import KEYS as SHAPE_KEYS  # noqa: E402
 from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from shape_displacement import displacement  # noqa: E402
 
 
 def _outward_fraction(m: meshes.Mesh, centre_fn=lambda c: 0 * c) -> float:
@@ -204,20 +209,6 @@ def test_material_gradient_matches_finite_differences():
     assert np.argmax(np.abs(ad)) == 1
 
 
-def _displacement(r, v0, n, objective, t, spp, seed, grad=False):
-    tt = mi.Float(float(t))
-    if grad:
-        dr.enable_grad(tt)
-    r.write(SHAPE_KEYS["vertices"], mi.Float(v0.ravel()) + tt * mi.Float(n.ravel()))
-    r.update()
-    images = r.render_views(spp, seed, "projective")
-    loss = objective(images) if objective is not None else dr.mean(images[0], axis=None)
-    if grad:
-        dr.backward(loss)
-        return float(dr.grad(tt)[0])
-    return float(np.asarray(loss).ravel()[0])
-
-
 def test_vertex_displacement_gradient_matches_finite_differences():
     """Vertices moved along their normals (direct_projective, sppi=0): lit sphere, full objective."""
     from mrd.models import ModelSpec, load_model
@@ -236,12 +227,12 @@ def test_vertex_displacement_gradient_matches_finite_differences():
     v0 = p["shape"]["vertices"].astype(np.float32)
     n = (v0 / np.linalg.norm(v0, axis=1, keepdims=True)).astype(np.float32)
     seeds = range(4)
-    ad = np.mean([_displacement(r, v0, n, objective, 0.0, 64, s, grad=True) for s in seeds])
+    ad = np.mean([displacement(r, v0, n, objective, 0.0, 64, s, grad=True) for s in seeds])
     fd = np.mean(
         [
             (
-                _displacement(r, v0, n, objective, 0.01, 64, s)
-                - _displacement(r, v0, n, objective, -0.01, 64, s)
+                displacement(r, v0, n, objective, 0.01, 64, s)
+                - displacement(r, v0, n, objective, -0.01, 64, s)
             )
             / 0.02
             for s in seeds
@@ -263,7 +254,7 @@ def test_silhouette_gradient_matches_the_closed_form():
     r = renderer_for(layout_for(spec, settings), p)
     v0 = p["shape"]["vertices"].astype(np.float32)
     n = (v0 / np.linalg.norm(v0, axis=1, keepdims=True)).astype(np.float32)
-    ad = np.mean([_displacement(r, v0, n, None, 0.0, 64, s, grad=True) for s in range(4)])
+    ad = np.mean([displacement(r, v0, n, None, 0.0, 64, s, grad=True) for s in range(4)])
     d, half = settings.distance, np.tan(np.radians(settings.fov) / 2)
 
     def covered(radius: float) -> float:  # disc of radius tan(asin(R/d)) on a 2*tan(fov/2) square
