@@ -160,9 +160,16 @@ class Metamer:
         schedule = Schedule(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
                             iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
                             check_every=check_every)  # fmt: skip
+        def target_at(spp: int) -> Any:  # the objective's target at a ramp level (then back to the iterate)
+            t.reset()
+            feats = mean_features(ren, self.model, seed=sd.target_features + 7919 * spp, n=o.target_renders,
+                                  spp=spp, integrator=kind, exposure=r.exposure)  # fmt: skip
+            ren.set_params({name: self._run.values()}, (name,))
+            return feats
+
         self._run = Optimization(ren, param, self.objective, lr=self.group.learning_rate(s), spp=r.spp,
                                  seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling,
-                                 schedule=schedule)  # fmt: skip
+                                 schedule=schedule, target_at=target_at)  # fmt: skip
         self.start_renders = None
         self._reference_feats: dict[str, Any] | None = None
         return self

@@ -54,6 +54,8 @@ class Schedule:
     0.25
     >>> Schedule(spp_final=16).spp_at(4, 10, 11)
     16
+    >>> Schedule(spp_final=16).spp_levels(4), Schedule(spp_final=16).spp_at(4, 6, 11)
+    ([4, 8, 16], 8)
     """
 
     decay: str = "none"
@@ -72,12 +74,27 @@ class Schedule:
             return float(lr * (0.5 if t >= 0.5 else 1.0) * (0.5 if t >= 0.75 else 1.0))
         return float(lr)
 
+    def spp_levels(self, spp: int) -> list[int]:
+        """The sample counts a ramp from ``spp`` uses: doublings of ``spp`` up to ``spp_final``.
+
+        Few levels, because the objective's target is re-rendered at each one (a target at another
+        spp than the step's renders biases the optimum: the model's activations of noisy renders are
+        shifted, not only spread, by the noise; ``benchmarks/results/activation_noise.md``).
+        """
+        if self.spp_final <= spp:
+            return [spp]
+        levels = [spp]
+        while levels[-1] * 2 < self.spp_final:
+            levels.append(levels[-1] * 2)
+        return [*levels, self.spp_final]
+
     def spp_at(self, spp: int, step: int, steps: int) -> int:
-        """Samples per pixel of ``step`` (a linear ramp to ``spp_final`` when it is set)."""
+        """Samples per pixel of ``step``: a linear ramp to ``spp_final`` (when set), snapped down to a level."""
         if self.spp_final <= 0:
             return spp
         t = step / max(steps - 1, 1)
-        return int(round(spp + (self.spp_final - spp) * t))
+        ramp = spp + (self.spp_final - spp) * t
+        return max(v for v in self.spp_levels(spp) if v <= ramp + 1e-9)
 
     def info(self) -> dict[str, Any]:
         """What is recorded with the metamer."""
@@ -120,7 +137,7 @@ class Optimization:
     def __init__(
         self, renderer: Any, group: GroupParam, objective: Objective, *, lr: float, spp: int, seed: int,
         rule: StopRule, null_max: float | None = None, ceiling: float | None = None,
-        schedule: Schedule | None = None,
+        schedule: Schedule | None = None, target_at: Callable[[int], Any] | None = None,
     ) -> None:  # fmt: skip
         import mitsuba as mi
 
@@ -128,6 +145,8 @@ class Optimization:
         self.lr, self.spp, self.seed, self.rule = lr, spp, seed, rule
         self.null_max, self.ceiling = null_max, ceiling
         self.schedule = schedule or Schedule()
+        self.target_at = target_at
+        self.targets: dict[int, Any] = {spp: objective.target}
         self.best: tuple[float, int, dict[str, np.ndarray]] | None = None
         self.checks: list[dict[str, Any]] = []
         self.opt = mi.ad.Adam(lr=lr, uniform=group.uniform)
@@ -176,9 +195,14 @@ class Optimization:
             step = self.step
             if sch.decay != "none":
                 opt.set_learning_rate(sch.lr_at(self.lr, step, self.rule.steps))
+            spp = sch.spp_at(self.spp, step, self.rule.steps)
+            if spp not in self.targets:  # a new ramp level: the target at the same spp as the step's renders
+                if self.target_at is None:
+                    raise ValueError(f"spp ramp to {spp}: the objective's target at that spp is needed (target_at)")
+                self.targets[spp] = self.target_at(spp)
+            self.objective.target = self.targets[spp]
             group.apply(opt, ren)
             ren.update()
-            spp = sch.spp_at(self.spp, step, self.rule.steps)
             seed = self.seed + step * ren.n_views
             if self.objective.gradient == "independent":
                 with dr.suspend_grad():
