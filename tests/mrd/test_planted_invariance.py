@@ -23,17 +23,16 @@ display_renders = 6
 max_depth = 2
 distance = 3.2
 [optimize]
-steps = 80
+steps = 150
 distance = "rel_l2"
 target_renders = 4
 mode = "experiment"
 lr_decay = "cosine"
-# one-render estimator: measured 2026-12-02, the independent-residual default leaves this near-linear
-# one-number model short of its ceiling in 80 steps (model oddity pc 0.87); open in issue 11
-gradient = "same_render"
+# the default (independent-residual) estimator; measured 2026-12-02: at rate 0.1 it stopped short
+# (model oddity pc 0.87 at 80 steps, 0.50 at 150), at 0.2 a confirmed pass at step 120 (stored pc 0.39)
 vary_material = ["base_color"]
 [optimize.lr]
-material = 0.1
+material = 0.2
 [null]
 draws = 30
 [criterion]
@@ -85,6 +84,9 @@ def test_luminance_metamer_is_accepted_far_in_colour_and_mobilenet_tells_it_apar
         target = s.scene("red").params["material"]["base_color"]
     final = m.final_params["material"]["base_color"]
     assert m.success, m.criterion  # the luminance network cannot tell it from a re-render
+    checks = m.info["criterion_checks"]  # the run stopped on a check confirmed on fresh renders
+    assert checks[-1]["passed"] and checks[-1]["confirm_oddity_pc"] <= 0.45 and checks[-1]["oddity_pc"] <= 0.45
+    assert all("confirm_oddity_pc" in c for c in checks if c["passed"])
     assert m.criterion["oddity_pc"] <= 0.45 and m.criterion["null_p"] <= 0.05 and m.criterion["beats_start"]
     assert delta_e(np.asarray(target, float), np.asarray(final, float)) > 20  # far in colour
     # the network that sees colour: picks the metamer as the odd one far more often
