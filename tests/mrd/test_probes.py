@@ -9,6 +9,8 @@ holds model B's distance within 5 % of its start while model A's grows at least 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,16 @@ from mrd.synthesis.target import layout_for
 from stimuli.errors import MRDError
 
 use_variant("llvm_ad_rgb")
+
+# These tests run in a fresh interpreter (tests/mrd/test_probes_isolated.py). Measured 2026-12-02 on a
+# fresh clone: after ~200 earlier tests in one process, forward mode through PRB failed with Dr.Jit's
+# "ad_traverse(): tried to forward-propagate derivatives across edge ... outside of the current
+# dr.isolate_grad() scope" and the MAD backward pass then aborted the interpreter; alone they pass.
+# `mrd probe` runs in its own process. Open (issue 17's closing note): which earlier state leaks.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MRD_PROBES_ISOLATED") != "1",
+    reason="run in a fresh process by test_probes_isolated.py (set MRD_PROBES_ISOLATED=1 to run directly)",
+)
 
 from mrd.probes.mad import ModelDistance, maximal_differentiation  # noqa: E402
 from mrd.probes.operator import ActivationMap, LatentCodec  # noqa: E402
