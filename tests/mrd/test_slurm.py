@@ -177,8 +177,11 @@ def test_killed_generate_resumes_collecting_tasks_and_preempted_task_is_requeued
 def test_interrupt_cancels_tasks(local_store, tmp_path):
     cfg, local, ids = local_store
     out = tmp_path / "int.h5"
-    partial_copy(local, out, [])
-    proc = start_cli(cfg, out)
+    # tasks that cannot finish before the interrupt (with 2 steps they sometimes did: exit 0 on CI)
+    slow = tmp_path / "slow.toml"
+    slow.write_text(cfg.read_text().replace("steps = 2", "steps = 100000").replace("stop_on_success = true",
+                                                                                  "stop_on_success = false"))
+    proc = start_cli(slow, out)
     try:
         jobs = wait_for("two submitted tasks", lambda: (j := jobs_json(tmp_path / "int.h5.slurm")) and len(j) == 2 and j)
         proc.send_signal(signal.SIGINT)
