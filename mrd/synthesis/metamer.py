@@ -226,14 +226,16 @@ class Metamer:
         crit = self.settings.criterion
         p = self.params()
         p[self.group.name] = values
-        seeds = [self.seeds.check(step) + i for i in range(crit.check_renders)]
-        ev = self.evaluate(self.display_renders(p, seeds), seed=self.seeds.check(step))
+
+        def judge(base: int) -> Any:  # the criterion on check_renders fresh renders with seeds base, base + 1, ...
+            return self.evaluate(self.display_renders(p, [base + i for i in range(crit.check_renders)]), seed=base)
+
+        ev = judge(self.seeds.check(step))
         out = {"passed": ev.success, "oddity_pc": round(ev.criterion["oddity_pc"], 4),
                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"],
                "distance_ratio": round(float(ev.graded.get("distance_ratio", float("nan"))), 4)}  # fmt: skip
         if ev.success:  # stopping at the first lucky check would select noise: confirm on fresh renders
-            base = self.seeds.check(step) + 7_919 * crit.check_renders
-            again = self.evaluate(self.display_renders(p, [base + i for i in range(crit.check_renders)]), seed=base)
+            again = judge(self.seeds.check(step) + 7_919 * crit.check_renders)
             out["confirm_oddity_pc"] = round(again.criterion["oddity_pc"], 4)
             out["passed"] = bool(again.success)
         self.target.renderer.set_params({self.group.name: values}, (self.group.name,))
