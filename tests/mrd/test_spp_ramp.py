@@ -35,13 +35,23 @@ def test_every_ramp_level_has_a_target_at_its_own_spp():
     assert sorted(run.targets) == [2, 4, 8]
     assert m.to_record().info["spp_final"] == 8
 
+    def flat(features: dict[str, torch.Tensor]) -> np.ndarray:
+        return np.concatenate([features[k].numpy().ravel() for k in sorted(features)])
+
+    def rel(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
     t = m.target
     t.reset()
     for spp in (4, 8):
-        again = mean_features(t.renderer, m.model, seed=m.seeds.target_features + 7919 * spp,
-                              n=o.target_renders, spp=spp, integrator="prb", exposure=r.exposure)
-        for k, v in again.items():
-            torch.testing.assert_close(run.targets[spp][k], v)
+        kw = dict(n=o.target_renders, spp=spp, integrator="prb", exposure=r.exposure)
+        again = flat(mean_features(t.renderer, m.model, seed=m.seeds.target_features + 7919 * spp, **kw))
+        other = flat(mean_features(t.renderer, m.model, seed=m.seeds.target_features + 7919 * spp + 1, **kw))
+        stored = flat(run.targets[spp])
+        # LLVM's multithreaded sums are not bit-reproducible (CI saw 1e-5 in 2 of 25 088 elements), so the
+        # recomputation matches to float noise, while the next seed is a different sample by far more
+        assert rel(stored, again) < 1e-4
+        assert rel(stored, other) > 100 * max(rel(stored, again), 1e-6)
     # the levels differ as the noise says they should: the spp-8 target is not the spp-2 one
     a = np.concatenate([v.numpy().ravel() for v in run.targets[2].values()])
     b = np.concatenate([v.numpy().ravel() for v in run.targets[8].values()])
