@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.mixed import LINKS, MixedResult, _prepare, _safe
+from analysis.mixed import LINKS, MixedResult, _prepare, safe_name
 from analysis.oddity import DPRIME_MAX, dprime_from_pc, pc_from_dprime
 
 EFFECT_COLUMNS = ["eta", "eta_se", "pc", "pc_lo", "pc_hi", "dprime", "dprime_lo", "dprime_hi", "method"]
@@ -68,7 +68,7 @@ def condition_design(
 
     by = [c for c in by if c in trials]
     data, _ = _prepare(trials, mixed.formula, by)
-    safe = [_safe(c) for c in by]
+    safe = [safe_name(c) for c in by]
     rows = []
     for _, sub in data.groupby(safe, sort=True, observed=True):
         rows.append({c: sub[c].mean() if c.endswith("_z") else sub[c].mode().iloc[0] for c in sub.columns})

@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.binomial import LOGIT, oddity_link
+from analysis.formula import default_formula, parse_random, safe_name, split_formula
 from analysis.glmm import fit_laplace
 from analysis.glmm_terms import LaplaceFit, RandomTerm
 from stimuli.errors import MRDError
@@ -58,6 +59,8 @@ from stimuli.errors import MRDError
 COLUMNS = ["method", "term", "kind", "estimate", "sd", "lo", "hi", "p_value"]
 METHODS = ("laplace", "vb", "map", "bayes")
 LINKS = {"logit": LOGIT, "oddity": oddity_link(3)}
+__all__ = ["COLUMNS", "LINKS", "METHODS", "MixedResult", "default_formula", "fit_mixed", "parse_random",
+           "split_formula"]
 
 
 @dataclass
@@ -100,77 +103,11 @@ class MixedResult:
     bayes: Any = None  # analysis.bayes.BayesFit of method "bayes" (refused when not converged)
 
 
-def _safe(name: str) -> str:
-    s = re.sub(r"\W", "_", str(name))
-    return s if re.match(r"[A-Za-z_]", s) else f"v_{s}"
-
-
-def default_formula(trials: pd.DataFrame, condition_cols: Sequence[str] = ()) -> str:
-    """The default fixed-effects formula for a trial table.
-
-    ``similarity_z * C(group)`` when a model similarity exists (``distance_z`` for a numeric
-    predictor without similarity), dropping ``C(group)`` with a single group; else the full factorial
-    of the condition columns; else an intercept.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> default_formula(pd.DataFrame({"similarity": [0.9], "group": ["shape"]}))
-    'correct ~ similarity_z'
-    >>> t = pd.DataFrame({"model": ["a", "b"], "presentation": ["x", "y"]})
-    >>> default_formula(t, ["model", "presentation"])
-    'correct ~ C(model) * C(presentation)'
-    """
-    for col in ("similarity", "distance"):
-        if col in trials and trials[col].notna().any():
-            many = "group" in trials and trials["group"].nunique() > 1
-            return f"correct ~ {col}_z * C(group)" if many else f"correct ~ {col}_z"
-    conds = [c for c in condition_cols if c in trials and trials[c].nunique() > 1]
-    if conds:
-        return "correct ~ " + " * ".join(f"C({_safe(c)})" for c in conds)
-    return "correct ~ 1"
-
-
-_BAR = re.compile(r"\(([^()|]*(?:\([^()]*\)[^()|]*)*)\|\s*([^()|]+?)\s*\)")
-
-
-def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split an lme4-style formula into its fixed part and ``(lhs, group)`` random terms.
-
-    Examples
-    --------
-    >>> split_formula("correct ~ C(m) * x + (1 + x | participant) + (1 | item)")
-    ('correct ~ C(m) * x', [('1 + x', 'participant'), ('1', 'item')])
-    """
-    terms = [(lhs.strip(), grp.strip()) for lhs, grp in _BAR.findall(formula)]
-    fixed = _BAR.sub("", formula)
-    fixed = re.sub(r"(\+\s*)+$", "", re.sub(r"\+\s*(?=\+)", "", fixed).strip()).strip()
-    fixed = re.sub(r"~\s*\+", "~ ", fixed)
-    return re.sub(r"\s+", " ", fixed), terms
-
-
-def parse_random(spec: str) -> tuple[str, str]:
-    """``"participant"`` -> ``("1", "participant")``; ``"(1 + x | item)"`` -> ``("1 + x", "item")``.
-
-    Examples
-    --------
-    >>> parse_random("1 + presentation | item")
-    ('1 + presentation', 'item')
-    """
-    s = spec.strip()
-    if s.startswith("(") and s.endswith(")"):
-        s = s[1:-1]
-    if "|" not in s:
-        return "1", s.strip()
-    lhs, grp = s.rsplit("|", 1)
-    return lhs.strip() or "1", grp.strip()
-
-
 def _prepare(trials: pd.DataFrame, text: str, groups: Sequence[str]) -> tuple[pd.DataFrame, dict]:
     data = pd.DataFrame({"correct": trials["correct"].astype(float).to_numpy()})
     scale = {}
     for col in trials.columns:
-        safe = _safe(col)
+        safe = safe_name(col)
         if f"{safe}_z" in text:
             v = pd.to_numeric(trials[col], errors="coerce").to_numpy(float)
             mu, sd = float(np.nanmean(v)), float(np.nanstd(v))
@@ -271,7 +208,7 @@ def _laplace(
 def _bayes(data: pd.DataFrame, formula: str, random: list[str], method: str, z: float) -> list[dict]:
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 
-    vc = {r: f"0 + C({_safe(r)})" for r in random}
+    vc = {r: f"0 + C({safe_name(r)})" for r in random}
     model = BinomialBayesMixedGLM.from_formula(formula, vc, data)
     res = model.fit_vb(fit_method="L-BFGS-B") if method == "vb" else model.fit_map()
     label = f"glmm-{method}"
