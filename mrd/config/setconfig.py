@@ -148,8 +148,18 @@ class Job:
         return base if self.layer is None else f"{base}.layer-{self.layer}"
 
 
-class SetConfig(SynthesisSettings):
-    """A whole stimulus-set config: :class:`SynthesisSettings` plus models, scenes and jobs."""
+class SceneSet(SynthesisSettings):
+    """:class:`SynthesisSettings` plus the models and scenes: what a set config and a probe config share.
+
+    Ids are unique, every ``[groups.NAME]`` table names a registered group with valid options, and
+    paths resolve against the config file's folder.
+
+    Examples
+    --------
+    >>> cfg = SceneSet(models=[ModelSpec(name="pkg.mod:f", layers=["x"])], scenes=[SceneSpec(id="ball")])
+    >>> cfg.scene("ball").id, model_key(cfg.model("pkg.mod_f"))
+    ('ball', 'pkg.mod_f')
+    """
 
     title: Text(1000) = ""
     variant: Text(64) = Field(
@@ -157,17 +167,43 @@ class SetConfig(SynthesisSettings):
     )
     models: list[ModelSpec] = Field(min_length=1)
     scenes: list[SceneSpec] = Field(min_length=1)
-    metamers: list[MetamerJobs] = Field(min_length=1)
     _base_dir: str = PrivateAttr(".")  # folder of the config file (set by the loader)
+
+    @model_validator(mode="after")
+    def _unique_and_known(self) -> SceneSet:
+        for what, ids in (("scene", [s.id for s in self.scenes]), ("model", [model_key(m) for m in self.models])):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                raise ValueError(f"duplicate {what} ids {dup}; give each [[{what}s]] table a unique id")
+        for name, opts in self.groups.items():
+            if name not in group_names():
+                raise ValueError(f"groups.{name}: no parameter group {name!r} is registered; known: {list(group_names())}")
+            get_group(name).check_options(opts)
+        return self
+
+    def scene(self, scene_id: str) -> SceneSpec:
+        """The scene spec with this id."""
+        return next(s for s in self.scenes if s.id == scene_id)
+
+    def model(self, model_id: str) -> ModelSpec:
+        """The model spec with this id."""
+        return next(m for m in self.models if model_key(m) == model_id)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self._base_dir) / p
+
+
+class SetConfig(SceneSet):
+    """A whole stimulus-set config: :class:`SceneSet` plus the ``[[metamers]]`` jobs."""
+
+    metamers: list[MetamerJobs] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _refs(self) -> SetConfig:
         scene_ids = [s.id for s in self.scenes]
         model_ids = [model_key(m) for m in self.models]
-        for what, ids in (("scene", scene_ids), ("model", model_ids)):
-            dup = sorted({i for i in ids if ids.count(i) > 1})
-            if dup:
-                raise ValueError(f"duplicate {what} ids {dup}; give each [[{what}s]] table a unique id")
         for i, block in enumerate(self.metamers):
             for kind, names, known in (
                 ("scenes", block.scenes, scene_ids),
@@ -177,10 +213,6 @@ class SetConfig(SynthesisSettings):
                     bad = [n for n in names if n not in known]
                     if bad:
                         raise ValueError(f"metamers[{i}].{kind}: unknown {bad}; known: {known}")
-        for name, opts in self.groups.items():
-            if name not in group_names():
-                raise ValueError(f"groups.{name}: no parameter group {name!r} is registered; known: {list(group_names())}")
-            get_group(name).check_options(opts)
         return self
 
     def jobs(self) -> list[Job]:
@@ -205,19 +237,6 @@ class SetConfig(SynthesisSettings):
                                 job = Job(s, g, m, seed, start, layer)
                                 out.setdefault(job.metamer_id, job)
         return list(out.values())
-
-    def scene(self, scene_id: str) -> SceneSpec:
-        """The scene spec with this id."""
-        return next(s for s in self.scenes if s.id == scene_id)
-
-    def model(self, model_id: str) -> ModelSpec:
-        """The model spec with this id."""
-        return next(m for m in self.models if model_key(m) == model_id)
-
-    def resolve(self, path: str) -> Path:
-        """A path from the config, relative to the config file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self._base_dir) / p
 
 
 def model_key(spec: ModelSpec) -> str:

@@ -40,12 +40,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mrd.config import SynthesisSettings
-from mrd.config.setconfig import SceneSpec, model_key
+from mrd.config.setconfig import SceneSet, model_key
 from mrd.groups.registry import group_names
-from mrd.models.spec import ModelSpec
 from mrd.specbase import Flag, Integer, Number, StrictModel, Text
 from stimuli.errors import MRDError
 from stimuli.tomlcheck import format_errors, parse_toml, read_toml
@@ -117,15 +115,10 @@ class ProbeTable(StrictModel):
         return self
 
 
-class ProbeConfig(SynthesisSettings):
-    """A probe config (module docstring)."""
+class ProbeConfig(SceneSet):
+    """A probe config (module docstring): :class:`mrd.config.setconfig.SceneSet` plus ``[probe]``."""
 
-    title: Text(1000) = ""
-    variant: Text(64) = "auto"
-    models: list[ModelSpec] = Field(min_length=1)
-    scenes: list[SceneSpec] = Field(min_length=1)
     probe: ProbeTable
-    _base_dir: str = PrivateAttr(".")
 
     @model_validator(mode="after")
     def _refs(self) -> ProbeConfig:
@@ -157,19 +150,6 @@ class ProbeConfig(SynthesisSettings):
         """The eigen table's models, in config order."""
         e = self.probe.eigen
         return [model_key(m) for m in self.models] if e is None or e.models == "*" else list(e.models)
-
-    def scene(self, scene_id: str) -> SceneSpec:
-        """The scene spec with this id."""
-        return next(s for s in self.scenes if s.id == scene_id)
-
-    def model(self, model_id: str) -> ModelSpec:
-        """The model spec with this id."""
-        return next(m for m in self.models if model_key(m) == model_id)
-
-    def resolve(self, path: str) -> Path:
-        """A path from the config, relative to the config file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self._base_dir) / p
 
 
 def parse_probe_config(text: str, source: str = "<config>", base_dir: str | Path = ".") -> ProbeConfig:

@@ -149,6 +149,8 @@ def test_probe_config_errors_name_file_field_and_value(tmp_path):
         ('pairs = [["pixels_32", "luminance"]]', 'pairs = [["pixels_32", "resnet"]]', "unknown model ids ['resnet']"),
         ("steps = 12", "steps = 0", "field 'probe.mad.steps' = 0"),
         ("steps = 12", "stepz = 12", "field 'probe.mad.stepz' = 12: unknown field"),
+        # what a probe config shares with a set config is checked the same way (SceneSet)
+        ('id = "ball"', 'id = "ball"\n[[scenes]]\nid = "ball"', "duplicate scene ids ['ball']"),
     ]
     for old, new, message in cases:
         assert old in good
