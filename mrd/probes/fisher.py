@@ -214,7 +214,7 @@ def fd_eigenvalue(op: Any, vector: np.ndarray, h: float = 1e-2) -> float:
     >>> class Quadratic:
     ...     def finite_difference(self, v, h):
     ...         return 3.0 * np.asarray(v)
-    >>> fd_eigenvalue(Quadratic(), np.array([0.6, 0.8]))
+    >>> round(fd_eigenvalue(Quadratic(), np.array([0.6, 0.8])), 9)
     9.0
     """
     v = np.asarray(vector, np.float64)

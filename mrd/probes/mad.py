@@ -104,9 +104,7 @@ class ModelDistance:
             lat = self.codec.latents(z)
             for v in lat.values():
                 dr.enable_grad(v)
-            self.param.apply(lat, self.renderer)
-            self.renderer.update()
-            loss = obj(self.renderer.render_views(self.spp, s, self.param.integrator))
+            loss = obj(self.codec.render(self.param, lat, self.renderer, self.spp, s))
             self.evaluations += 1
             total += float(np.asarray(loss).ravel()[0])
             dr.backward(loss)
@@ -120,9 +118,8 @@ class ModelDistance:
         total = 0.0
         with dr.suspend_grad():
             for s, obj in zip(self.seeds, self.objectives, strict=True):
-                self.param.apply(self.codec.latents(z), self.renderer)
-                self.renderer.update()
-                total += float(np.asarray(obj(self.renderer.render_views(self.spp, s, self.param.integrator))).ravel()[0])
+                images = self.codec.render(self.param, self.codec.latents(z), self.renderer, self.spp, s)
+                total += float(np.asarray(obj(images)).ravel()[0])
                 self.evaluations += 1
         return total / len(self.seeds)
 

@@ -90,6 +90,15 @@ class LatentCodec:
             out[k] = t(part) if part.ndim else t(float(part))
         return out
 
+    def render(self, param: GroupParam, latents: Mapping[str, Any], renderer: Any, spp: int, seed: int) -> Any:
+        """Write ``latents`` through ``param`` into ``renderer`` and render every view (the group's integrator).
+
+        Gradients flow from the renders to any latent with gradients enabled.
+        """
+        param.apply(latents, renderer)
+        renderer.update()
+        return renderer.render_views(spp, seed, param.integrator)
+
     def gradient(self, latents: Mapping[str, Any]) -> np.ndarray:
         """The gradients held by latent variables, flattened like ``z``."""
         import drjit as dr
@@ -164,10 +173,8 @@ class ActivationMap:
 
     # -- evaluations ----------------------------------------------------------------------------
     def _render(self, latents: Mapping[str, Any], seed: int) -> Any:
-        self.param.apply(latents, self.renderer)
-        self.renderer.update()
         self.evaluations += 1
-        return self._fn(self.renderer.render_views(self.spp, seed, self.param.integrator))
+        return self._fn(self.codec.render(self.param, latents, self.renderer, self.spp, seed))
 
     def features(self, z: np.ndarray) -> np.ndarray:
         """``f(z)``: flat activations (float64), mean over the seeds, no gradients."""
