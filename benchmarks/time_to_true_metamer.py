@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", default=None, help="comma-separated scene ids (default: blob_red; pilot: blob)")
     ap.add_argument("--steps", type=int, default=150, help="step budget (default 150)")
     ap.add_argument("--check-every", type=int, default=10)
+    ap.add_argument("--spp-final", type=int, default=None, help="optimize.spp_final (default: the config's)")
+    ap.add_argument("--target-renders", type=int, default=None, help="optimize.target_renders (default: the config's)")
+    ap.add_argument("--iterate", default=None, help="optimize.iterate (default: the config's)")
     ap.add_argument("--name", default=None)
     ap.add_argument("--update", action="store_true", help="merge into an existing result file")
     args = ap.parse_args(argv)
@@ -128,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_variant()
     cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps)
+    over = {k: v for k, v in (("spp_final", args.spp_final), ("target_renders", args.target_renders),
+                              ("iterate", args.iterate)) if v is not None}  # fmt: skip
+    cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update=over)})
+    o = cfg.optimize
+    used = {"spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
+            "lr_decay": o.lr_decay, "lr": o.lr.model_dump()}  # fmt: skip
     seeds = [int(s) for s in args.seeds.split(",")]
     scenes = args.scenes.split(",") if args.scenes else (["blob"] if args.pilot else ["blob_red"])
     groups = args.groups.split(",") if args.groups else None
@@ -152,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     write_results(name, " ; ".join(commands),
                   {"config": "pilot (CPU slice)" if args.pilot else "demo", "budget": args.steps,
-                   "check_every": args.check_every, "commands": commands, "summary": summary, "runs": rows},
-                  markdown(summary, rows, args.steps, args.check_every))  # fmt: skip
+                   "check_every": args.check_every, "optimize": used, "commands": commands, "summary": summary,
+                   "runs": rows},
+                  f"Optimisation: {used}.\n\n" + markdown(summary, rows, args.steps, args.check_every))  # fmt: skip
     return 0
 
 

@@ -109,9 +109,13 @@ class OptimizeSettings(StrictModel):
         "and 75 %",
     )
     lr_final_fraction: Number(ge=0, le=1) = Field(0.1, description="cosine: final rate / initial rate")
-    iterate: Literal["last", "best"] = Field(
+    iterate: Literal["last", "best", "average"] = Field(
         "best",
-        description="the returned values: the last iterate, or the one with the lowest 5-step mean loss",
+        description="the returned (and, in the experiment mode, checked) values: the last iterate, the one with "
+        "the lowest 5-step mean loss, or the mean of the last `average_window` iterates (Polyak averaging)",
+    )
+    average_window: Integer(ge=2, le=100000) = Field(
+        20, description="iterate = 'average': iterates averaged (restarted when a remesh changes the mesh)"
     )
     spp_final: Integer(ge=0, le=4096) = Field(
         0, description="optional spp ramp: samples per pixel grow linearly from `render.spp` to this (0 = off)"

@@ -159,6 +159,7 @@ class Metamer:
         check_every = (crit.check_every or max(1, o.steps // 10)) if experiment and crit is not None else 0
         schedule = Schedule(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
                             iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
+                            average_window=getattr(o, "average_window", 20),
                             check_every=check_every)  # fmt: skip
         def target_at(spp: int) -> Any:  # the objective's target at a ramp level (then back to the iterate)
             t.reset()

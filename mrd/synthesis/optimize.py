@@ -63,6 +63,7 @@ class Schedule:
     iterate: str = "last"
     spp_final: int = 0
     check_every: int = 0
+    average_window: int = 20
 
     def lr_at(self, lr: float, step: int, steps: int) -> float:
         """The learning rate of ``step`` (0-based) of ``steps``."""
@@ -99,12 +100,61 @@ class Schedule:
     def info(self) -> dict[str, Any]:
         """What is recorded with the metamer."""
         out: dict[str, Any] = {"lr_decay": self.decay, "iterate": self.iterate}
+        if self.iterate == "average":
+            out["average_window"] = self.average_window
         if self.decay == "cosine":
             out["lr_final_fraction"] = self.final_fraction
         if self.spp_final:
             out["spp_final"] = self.spp_final
         if self.check_every:
             out["check_every"] = self.check_every
+        return out
+
+
+class IterateAverage:
+    """The mean of the last ``window`` iterates (Polyak averaging of the physical values).
+
+    Float arrays are averaged; anything else (a mesh's faces) is the newest iterate's. A remesh
+    (:meth:`restart`), or an iterate whose arrays change shape, restarts the window.
+
+    Examples
+    --------
+    >>> w = IterateAverage(2)
+    >>> for x in (1.0, 2.0, 4.0):
+    ...     w.add({"a": np.array([x]), "faces": np.array([[0, 1, 2]])})
+    >>> w.mean()["a"].tolist(), len(w)
+    ([3.0], 2)
+    >>> w.add({"a": np.array([1.0, 1.0]), "faces": np.array([[0, 1, 2]])}); len(w)
+    1
+    """
+
+    def __init__(self, window: int) -> None:
+        self.window = int(window)
+        self._items: list[dict[str, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def restart(self) -> None:
+        """Forget the iterates so far (the group's representation changed)."""
+        self._items = []
+
+    def add(self, values: dict[str, np.ndarray]) -> None:
+        """Append an iterate (dropping the oldest beyond the window; restarting on a shape change)."""
+        values = {k: np.array(v, copy=True) for k, v in values.items()}
+        if self._items and any(np.shape(values[k]) != np.shape(v) for k, v in self._items[-1].items()):
+            self._items = []
+        self._items = [*self._items, values][-self.window :]
+
+    def mean(self) -> dict[str, np.ndarray]:
+        """The window's mean (float arrays, in their dtype) with the newest iterate's other entries."""
+        last = self._items[-1]
+        out = {}
+        for k, v in last.items():
+            if np.issubdtype(np.asarray(v).dtype, np.floating):
+                out[k] = np.mean([it[k] for it in self._items], axis=0).astype(np.asarray(v).dtype)
+            else:
+                out[k] = np.array(v, copy=True)
         return out
 
 
@@ -148,6 +198,8 @@ class Optimization:
         self.target_at = target_at
         self.targets: dict[int, Any] = {spp: objective.target}
         self.best: tuple[float, int, dict[str, np.ndarray]] | None = None
+        self.window = IterateAverage(self.schedule.average_window)
+        self.checked: tuple[int, dict[str, np.ndarray]] | None = None  # the iterate a passing check accepted
         self.checks: list[dict[str, Any]] = []
         self.opt = mi.ad.Adam(lr=lr, uniform=group.uniform)
         for k, v in group.init().items():
@@ -172,11 +224,20 @@ class Optimization:
         """The group's current physical values."""
         return self.group.values(self.opt)
 
+    def current(self) -> dict[str, np.ndarray]:
+        """The iterate the schedule stands for now: the last one, or the mean of the last window (``average``)."""
+        if self.schedule.iterate == "average" and len(self.window):
+            return self.window.mean()
+        return self.values()
+
     def values_to_return(self) -> dict[str, np.ndarray]:
-        """The iterate the schedule returns: the best one (lowest 5-step mean loss) or the last."""
+        """The iterate the schedule returns: the one a passing check accepted, else the best (lowest 5-step
+        mean loss), the window mean or the last."""
+        if self.checked is not None:
+            return {k: np.array(v, copy=True) for k, v in self.checked[1].items()}
         if self.schedule.iterate == "best" and self.best is not None:
             return {k: np.array(v, copy=True) for k, v in self.best[2].items()}
-        return self.values()
+        return self.current()
 
     def run(
         self, max_steps: int | None = None, on_step: StepCallback | None = None, check: CheckCallback | None = None
@@ -219,6 +280,8 @@ class Optimization:
             taken += 1
             if on_step is not None:
                 on_step(step, self.losses[-1], self.sims[-1])
+            if sch.iterate == "average":
+                self.window.add(self.values())
             if sch.iterate == "best" and len(self.losses) >= BEST_WINDOW:
                 mean = float(np.mean(self.losses[-BEST_WINDOW:]))
                 if np.isfinite(mean) and (self.best is None or mean < self.best[0]):
@@ -228,15 +291,17 @@ class Optimization:
             else:
                 self.reason = self.rule.check(self.losses, self.sims, self.null_max, self.ceiling)
             if self.reason is None and check is not None and sch.check_every and (step + 1) % sch.check_every == 0:
-                result = check(step + 1, self.values())
+                judged = self.current()
+                result = check(step + 1, judged)
                 self.checks.append({"step": step + 1, **{k: v for k, v in result.items() if k != "values"}})
                 if result.get("passed"):
                     self.reason = "criterion"
-                    self.best = (float("-inf"), step + 1, self.values())  # the checked iterate is the one returned
+                    self.checked = (step + 1, judged)  # the checked iterate is the one returned
             if self.reason is not None:
                 break
             new = group.after_step(step, opt, ren)
-            if new is not None:
+            if new is not None:  # a remesh: iterates before it are on another mesh
+                self.window.restart()
                 for k, v in new.items():
                     opt[k] = v
                     opt.reset(k)
@@ -257,8 +322,12 @@ class Optimization:
             info["success_threshold"] = self.rule.threshold(self.null_max, self.ceiling)
         info.update(self.group.info())
         info.update(self.schedule.info())
-        if self.schedule.iterate == "best":
+        if self.checked is not None:
+            info["returned_step"] = self.checked[0]
+        elif self.schedule.iterate == "best":
             info["returned_step"] = self.best[1] if self.best is not None else len(self.losses)
+        if self.schedule.iterate == "average":
+            info["averaged_iterates"] = len(self.window)
         if self.checks:
             info["criterion_checks"] = self.checks
         return OptResult(
