@@ -193,6 +193,11 @@ class CriterionSettings(StrictModel):
     check_renders: Integer(ge=2, le=64) = Field(
         4, description="experiment mode: fresh display renders of the current metamer per check"
     )
+    passes: Integer(ge=1, le=100) = Field(
+        2,
+        description="experiment mode: stop after this many consecutive passing checks (each confirmed on fresh "
+        "renders); the first pass of a borderline metamer is often render noise",
+    )
 
 
 class SynthesisSettings(StrictModel):

@@ -64,6 +64,7 @@ class Schedule:
     spp_final: int = 0
     check_every: int = 0
     average_window: int = 20
+    passes: int = 1
 
     def lr_at(self, lr: float, step: int, steps: int) -> float:
         """The learning rate of ``step`` (0-based) of ``steps``."""
@@ -108,6 +109,7 @@ class Schedule:
             out["spp_final"] = self.spp_final
         if self.check_every:
             out["check_every"] = self.check_every
+            out["passes"] = self.passes
         return out
 
 
@@ -200,6 +202,7 @@ class Optimization:
         self.best: tuple[float, int, dict[str, np.ndarray]] | None = None
         self.window = IterateAverage(self.schedule.average_window)
         self.checked: tuple[int, dict[str, np.ndarray]] | None = None  # the iterate a passing check accepted
+        self.streak = 0  # consecutive passing checks
         self.checks: list[dict[str, Any]] = []
         self.opt = mi.ad.Adam(lr=lr, uniform=group.uniform)
         for k, v in group.init().items():
@@ -245,7 +248,7 @@ class Optimization:
         """Take up to ``max_steps`` steps (default: until the rule stops); return the stop reason or None.
 
         ``check(step, values)``, called every ``schedule.check_every`` steps, returns a dict with a
-        ``"passed"`` key; the run stops with reason ``"criterion"`` when it passed.
+        ``"passed"`` key; the run stops with reason ``"criterion"`` after ``schedule.passes`` consecutive passes.
         """
         import drjit as dr
 
@@ -294,7 +297,8 @@ class Optimization:
                 judged = self.current()
                 result = check(step + 1, judged)
                 self.checks.append({"step": step + 1, **{k: v for k, v in result.items() if k != "values"}})
-                if result.get("passed"):
+                self.streak = self.streak + 1 if result.get("passed") else 0
+                if self.streak >= sch.passes:
                     self.reason = "criterion"
                     self.checked = (step + 1, judged)  # the checked iterate is the one returned
             if self.reason is not None:

@@ -34,6 +34,10 @@ def test_shipped_configs_load():
     assert {j.group for j in pilot.jobs()} == {"shape", "material", "lighting"}
     shape_jobs = [j for j in pilot.jobs() if j.group == "shape"]
     assert all(j.start is not None and j.start.shape.kind == "icosphere" for j in shape_jobs)
+    true, _ = load_config(SETS / "demo_true.toml")
+    assert true.scenes == demo.scenes and true.models == demo.models and true.render.spp == demo.render.spp
+    assert true.optimize.mode == "experiment" and true.optimize.spp_final > true.render.spp
+    assert {j.group for j in true.jobs()} == {"material"}
 
 
 def test_jobs_are_the_cross_product_without_duplicates():

@@ -87,6 +87,8 @@ def test_luminance_metamer_is_accepted_far_in_colour_and_mobilenet_tells_it_apar
     checks = m.info["criterion_checks"]  # the run stopped on a check confirmed on fresh renders
     assert checks[-1]["passed"] and checks[-1]["confirm_oddity_pc"] <= 0.45 and checks[-1]["oddity_pc"] <= 0.45
     assert all("confirm_oddity_pc" in c for c in checks if c["passed"])
+    # ... and on the check before it (criterion.passes = 2 consecutive passes by default)
+    assert m.info["passes"] == 2 and checks[-2]["passed"] and checks[-2]["step"] < checks[-1]["step"]
     assert m.criterion["oddity_pc"] <= 0.45 and m.criterion["null_p"] <= 0.05 and m.criterion["beats_start"]
     assert delta_e(np.asarray(target, float), np.asarray(final, float)) > 20  # far in colour
     # the network that sees colour: picks the metamer as the odd one far more often
