@@ -128,7 +128,9 @@ def load(path: Path, pilot: bool, steps: int | None, resolution: int | None = No
         cfg = cfg.model_copy(update={
             "render": cfg.render.model_copy(update={"resolution": 64, "views": 2, "spp": 8, "display_spp": 128,
                                                     "env_resolution": 32}),
-            "optimize": cfg.optimize.model_copy(update={"target_renders": 4}),
+            # the pilot's ramp (spp 32 -> 256) at the slice's spp 8: 8 -> 64
+            "optimize": cfg.optimize.model_copy(update={"target_renders": min(cfg.optimize.target_renders, 32),
+                                                        "spp_final": 64 if cfg.optimize.spp_final else 0}),
             "null": cfg.null.model_copy(update={"draws": 8}),
             "models": [ModelSpec(name="mobilenetv2_100", layers=["blocks.2", "blocks.4", "blocks.6"])],
         })
