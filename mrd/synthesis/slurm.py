@@ -80,7 +80,6 @@ class _Task:
         torch.set_num_threads(self.threads)
         dr.set_thread_count(self.threads)
         _exit_hard_on_requeue()
-        _exit_on_cancel()
         print(f"mrd task: metamer {spec.metamer_id} ({self.threads} threads)", file=sys.stderr, flush=True)
         return self.ctx.run_job(spec)
 
@@ -322,26 +321,6 @@ def _exit_hard_on_requeue() -> None:
 
     handler._mrd_wrapped = True  # type: ignore[attr-defined]
     signal.signal(sig, handler)
-
-
-def _exit_on_cancel() -> None:
-    """End this task at once on ``SIGINT`` (how submitit's local backend cancels a job).
-
-    Python turns ``SIGINT`` into a ``KeyboardInterrupt`` raised wherever the task is; raised inside a
-    Dr.Jit or Mitsuba callback it can be turned into an ordinary error or swallowed, and the task then
-    runs on after its generator was interrupted (seen on CI: a cancelled 100000-step task kept the
-    generator's output pipes open). The task's result is never wanted after a cancel, so the handler
-    leaves with ``os._exit(130)``, which nothing can catch. SLURM's ``scancel`` sends ``SIGTERM``/``SIGKILL``
-    and is unaffected.
-    """
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        sys.stderr.write("mrd task: cancelled (SIGINT)\n")
-        sys.stderr.flush()
-        os._exit(130)
-
-    signal.signal(signal.SIGINT, handler)
 
 
 def _pid_running(pid: int) -> bool:

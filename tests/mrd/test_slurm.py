@@ -118,7 +118,10 @@ def task_started(folder: Path, job: dict) -> bool:
 def start_cli(cfg: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "mrd.cli", "generate", str(cfg), "--out", str(out), "--quiet",
            "--executor", "slurm", "--slurm-local", "--slurm-cpus", "1", "--slurm-parallel", "2", *extra]  # fmt: skip
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a CI job run in the background of a non-interactive shell
+    # inherits SIGINT ignored, and Python keeps an inherited SIG_IGN, so the interrupt would never arrive
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_slurm_store_equals_local_and_resumes(local_store, tmp_path):
