@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,22 +132,21 @@ class IterateAverage:
     """
 
     def __init__(self, window: int) -> None:
-        self.window = int(window)
-        self._items: list[dict[str, np.ndarray]] = []
+        self._items: deque[dict[str, np.ndarray]] = deque(maxlen=int(window))
 
     def __len__(self) -> int:
         return len(self._items)
 
     def restart(self) -> None:
         """Forget the iterates so far (the group's representation changed)."""
-        self._items = []
+        self._items.clear()
 
     def add(self, values: dict[str, np.ndarray]) -> None:
         """Append an iterate (dropping the oldest beyond the window; restarting on a shape change)."""
         values = {k: np.array(v, copy=True) for k, v in values.items()}
         if self._items and any(np.shape(values[k]) != np.shape(v) for k, v in self._items[-1].items()):
-            self._items = []
-        self._items = [*self._items, values][-self.window :]
+            self._items.clear()
+        self._items.append(values)
 
     def mean(self) -> dict[str, np.ndarray]:
         """The window's mean (float arrays, in their dtype) with the newest iterate's other entries."""
