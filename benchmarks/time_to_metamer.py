@@ -29,7 +29,8 @@ Settings compared (each applied to the config's own values):
 
 Configs: the demo config (``stimuli/sets/demo.toml``) and a CPU-sized slice of the pilot config
 (``--pilot``: its priors, learning rates, LargeSteps, remeshing and null settings, but 64 px,
-2 views, 8 spp, 8 null draws, 128 display spp, the default model; the step cap is the config's,
+2 views, 8 spp (ramped to 64 where the pilot ramps), 30 null draws (the strict criterion needs K >= 19),
+128 display spp, the default model; the step cap is the config's,
 ``--steps`` overrides it). ``--resolution`` renders either config at another size (do the rates hold
 at a larger image?).
 
@@ -131,7 +132,7 @@ def load(path: Path, pilot: bool, steps: int | None, resolution: int | None = No
             # the pilot's ramp (spp 32 -> 256) at the slice's spp 8: 8 -> 64
             "optimize": cfg.optimize.model_copy(update={"target_renders": min(cfg.optimize.target_renders, 32),
                                                         "spp_final": 64 if cfg.optimize.spp_final else 0}),
-            "null": cfg.null.model_copy(update={"draws": 8}),
+            "null": cfg.null.model_copy(update={"draws": 30}),  # K >= 19, or no null p-value reaches 0.05
             "models": [ModelSpec(name="mobilenetv2_100", layers=["blocks.2", "blocks.4", "blocks.6"])],
         })
     if resolution:

@@ -10,7 +10,12 @@ held, or the budget when it never did; and the final stored verdict (``to_record
 null p-value and the distance ratio to a re-render.
 
 Settings: ``independent`` (the default gradient estimator: residual and Jacobian from independent
-renders) and ``same_render`` (the one-render estimator), each with the config's learning rates.
+renders) and ``same_render`` (the one-render estimator), each with the config's learning rates; and
+``mrd_reference``, the public MRD reference's material schedule emulated in this harness (Adam at a
+constant lr 3e-2 on the material, the gradient of every view accumulated into one step -- as this
+harness always does --, a fixed spp, the last iterate), interleaved with the others on the same jobs
+and checked by the same criterion. Its shape schedule (an Adam step after every view, Botsch
+remeshing) is not emulated here; ``mrd_reference`` runs material jobs only.
 
 Configs: the demo (64 px, 2 views) and the CPU slice of the pilot (``--pilot``; see
 ``benchmarks/time_to_metamer.py``).
@@ -25,7 +30,7 @@ Results: ``benchmarks/results/time_to_true_metamer[_pilot].json`` and ``.md``.
 Examples
 --------
 >>> SETTINGS
-('independent', 'same_render')
+('independent', 'same_render', 'mrd_reference')
 """
 
 from __future__ import annotations
@@ -41,12 +46,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEMO, PILOT, bench_device, bench_variant, md_table, merge_with_previous, write_results  # noqa: E402
 from time_to_metamer import _Ctx, _null_display, load  # noqa: E402
 
-SETTINGS = ("independent", "same_render")
+SETTINGS = ("independent", "same_render", "mrd_reference")
+REFERENCE_MATERIAL_LR = 3e-2
+"""The MRD reference's material learning rate (Adam, gradients accumulated over its views)."""
 
 
-def experiment_config(cfg: Any, estimator: str, check_every: int) -> Any:
-    """``cfg`` in the experiment mode with the given gradient estimator and check interval."""
-    o = cfg.optimize.model_copy(update={"mode": "experiment", "gradient": estimator})
+def experiment_config(cfg: Any, setting: str, check_every: int) -> Any:
+    """``cfg`` in the experiment mode under a setting (a gradient estimator, or ``mrd_reference``).
+
+    Examples
+    --------
+    >>> c = experiment_config(load(DEMO, False, 100), "mrd_reference", 10).optimize
+    >>> c.lr.material, c.lr_decay, c.spp_final, c.iterate
+    (0.03, 'none', 0, 'last')
+    """
+    o = cfg.optimize.model_copy(update={"mode": "experiment", "gradient": "independent" if setting == "mrd_reference"
+                                        else setting})  # fmt: skip
+    if setting == "mrd_reference":
+        o = o.model_copy(update={"lr": o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR}), "lr_decay": "none",
+                                 "spp_final": 0, "iterate": "last"})  # fmt: skip
     c = cfg.criterion.model_copy(update={"check_every": check_every})
     return cfg.model_copy(update={"optimize": o, "criterion": c})
 
@@ -113,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pilot", action="store_true", help="the CPU-sized slice of the pilot config")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--settings", default="independent,same_render", help=f"comma-separated, of {', '.join(SETTINGS)}")
     ap.add_argument("--groups", default=None, help="comma-separated groups (default: the config's)")
     ap.add_argument("--scenes", default=None, help="comma-separated scene ids (default: blob_red; pilot: blob)")
     ap.add_argument("--steps", type=int, default=150, help="step budget (default 150)")
@@ -121,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spp-final", type=int, default=None, help="optimize.spp_final (default: the config's)")
     ap.add_argument("--target-renders", type=int, default=None, help="optimize.target_renders (default: the config's)")
     ap.add_argument("--iterate", default=None, help="optimize.iterate (default: the config's)")
+    ap.add_argument("--display-renders", type=int, default=8,
+                    help="render.display_renders: the renders the stored verdict (and each check's target side) "
+                    "is judged on (default 8: a perfect metamer's pc has sd 0.05 there, 0.11 at the demo's 4)")
+    ap.add_argument("--check-renders", type=int, default=None,
+                    help="criterion.check_renders: fresh metamer renders per check (default: the config's)")
     ap.add_argument("--name", default=None)
     ap.add_argument("--update", action="store_true", help="merge into an existing result file")
     args = ap.parse_args(argv)
@@ -133,10 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps)
     over = {k: v for k, v in (("spp_final", args.spp_final), ("target_renders", args.target_renders),
                               ("iterate", args.iterate)) if v is not None}  # fmt: skip
-    cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update=over)})
+    cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update=over),
+                                 "render": cfg.render.model_copy(update={"display_renders": args.display_renders})})
+    if args.check_renders is not None:
+        cfg = cfg.model_copy(update={"criterion": cfg.criterion.model_copy(update={"check_renders": args.check_renders})})
     o = cfg.optimize
     used = {"spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
-            "lr_decay": o.lr_decay, "lr": o.lr.model_dump()}  # fmt: skip
+            "lr_decay": o.lr_decay, "lr": o.lr.model_dump(), "display_renders": cfg.render.display_renders,
+            "check_renders": cfg.criterion.check_renders}  # fmt: skip
     seeds = [int(s) for s in args.seeds.split(",")]
     scenes = args.scenes.split(",") if args.scenes else (["blob"] if args.pilot else ["blob_red"])
     groups = args.groups.split(",") if args.groups else None
@@ -147,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.load_models()
     ctx = _Ctx(gen)
     rows = []
-    todo = [(j, s) for j in jobs for s in args.settings.split(",")]
+    todo = [(j, s) for j in jobs for s in args.settings.split(",") if s != "mrd_reference" or j.group == "material"]
     for job, setting in tqdm(todo, desc="time to true metamer", unit="run"):
         r = run(ctx, job, setting, args.check_every)
         tqdm.write(f"{r['job']} [{setting}]: {r['steps']} steps, {r['seconds']:.0f} s, met {r['met']}, success "
