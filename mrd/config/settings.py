@@ -192,7 +192,9 @@ class CriterionSettings(StrictModel):
         0, description="experiment mode: check the strict criterion every N steps (0 = only at the end)"
     )
     check_renders: Integer(ge=2, le=64) = Field(
-        4, description="experiment mode: fresh display renders of the current metamer per check"
+        8,
+        description="experiment mode: fresh display renders of the current metamer per check (measured on the "
+        "demo: 8 stored 3/3 successes of 3 runs that met the criterion, 4 stored 2/3, in 0.7x the time)",
     )
     passes: Integer(ge=1, le=100) = Field(
         2,
