@@ -72,8 +72,12 @@ def test_sample_counts_change_the_gradient_not_the_primal():
     v_lit = target_params(LIT)["shape"]["vertices"].astype(np.float32)
     lit = {c: _renderer(LIT, small, sppc=c, sppp=1) for c in (2, 32)}
     runs = {c: [_grad(r, v_lit, 4, s) for s in range(4)] for c, r in lit.items()}
+    # the primal image is the same render: equal up to the order of LLVM's multithreaded sums (CI once
+    # measured a non-bit-identical pair under load), and far closer than a render with another seed
+    other_seed = np.abs(runs[2][0][0] - runs[2][1][0]).max()
     for s in range(4):
-        assert np.array_equal(runs[2][s][0], runs[32][s][0])  # the primal image is the same render
+        same = np.abs(runs[2][s][0] - runs[32][s][0]).max()
+        assert same <= 1e-5 and other_seed > 100 * max(same, 1e-7), (same, other_seed)
         assert not np.allclose(runs[2][s][1], runs[32][s][1])  # the backward pass is not
     spread = {c: np.var([g for _, g in rs], axis=0).sum() for c, rs in runs.items()}
     assert spread[32] < spread[2] / 4, spread  # 16x the samples: variance ~1/16
