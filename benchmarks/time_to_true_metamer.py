@@ -60,11 +60,13 @@ def experiment_config(cfg: Any, setting: str, check_every: int) -> Any:
     >>> c.lr.material, c.lr_decay, c.spp_final, c.iterate
     (0.03, 'none', 0, 'last')
     """
-    o = cfg.optimize.model_copy(update={"mode": "experiment", "gradient": "independent" if setting == "mrd_reference"
-                                        else setting})  # fmt: skip
+    o = cfg.optimize
     if setting == "mrd_reference":
-        o = o.model_copy(update={"lr": o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR}), "lr_decay": "none",
-                                 "spp_final": 0, "iterate": "last"})  # fmt: skip
+        update = {"gradient": "independent", "lr": o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR}),
+                  "lr_decay": "none", "spp_final": 0, "iterate": "last"}  # fmt: skip
+    else:
+        update = {"gradient": setting}
+    o = o.model_copy(update={"mode": "experiment", **update})
     c = cfg.criterion.model_copy(update={"check_every": check_every})
     return cfg.model_copy(update={"optimize": o, "criterion": c})
 

@@ -92,8 +92,25 @@ def _p_odd(scores: np.ndarray) -> np.ndarray:
     return np.where(top[:, 2], 1.0 / top.sum(axis=1), 0.0)
 
 
-def render_jackknife_se(d: np.ndarray, every: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], r_target: int,
-                        r_metamer: int) -> float | None:  # fmt: skip
+def distinct_triplets(r_target: int, r_metamer: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every distinct triplet of each type, as index arrays ``(a, b, odd)`` (targets first, then metamers).
+
+    Examples
+    --------
+    >>> [len(a) for a, _, _ in distinct_triplets(3, 4)]  # C(3,2)*4 and C(4,2)*3
+    [12, 18]
+    """
+    tidx, midx = np.arange(r_target), r_target + np.arange(r_metamer)
+    every = []
+    for same, other in ((tidx, midx), (midx, tidx)):
+        i, j = np.triu_indices(len(same), 1)
+        g = np.array(np.meshgrid(np.arange(len(i)), other, indexing="ij")).reshape(2, -1)
+        every.append((same[i][g[0]], same[j][g[0]], g[1]))
+    return every
+
+
+def render_jackknife_se(p_odd: Sequence[np.ndarray], every: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                        r_target: int, r_metamer: int) -> float | None:  # fmt: skip
     """Two-sample jackknife standard error, over renders, of the all-triplet proportion correct.
 
     The all-triplet proportion is a two-sample U-statistic of the target and metamer renders; each
@@ -106,10 +123,10 @@ def render_jackknife_se(d: np.ndarray, every: Sequence[tuple[np.ndarray, np.ndar
 
     Parameters
     ----------
-    d : ndarray
-        ``(N, N)`` symmetric distances of the ``N = r_target + r_metamer`` renders (targets first).
+    p_odd : sequence of ndarray
+        For each triplet type, the chance that each distinct triplet is judged correctly.
     every : sequence of tuple
-        For each triplet type, the index arrays ``(a, b, odd)`` of every distinct triplet.
+        The triplets (:func:`distinct_triplets`): index arrays ``(a, b, odd)`` per type.
     r_target, r_metamer : int
 
     Returns
@@ -122,22 +139,16 @@ def render_jackknife_se(d: np.ndarray, every: Sequence[tuple[np.ndarray, np.ndar
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(8, 5))
     >>> d = np.linalg.norm(x[:, None] - x[None], axis=2)
-    >>> t, m = np.arange(4), 4 + np.arange(4)
-    >>> every = []
-    >>> for same, other in ((t, m), (m, t)):
-    ...     i, j = np.triu_indices(4, 1)
-    ...     g = np.array(np.meshgrid(np.arange(len(i)), other, indexing="ij")).reshape(2, -1)
-    ...     every.append((same[i][g[0]], same[j][g[0]], g[1]))
-    >>> 0 < render_jackknife_se(d, every, 4, 4) < 0.5
+    >>> every = distinct_triplets(4, 4)
+    >>> 0 < render_jackknife_se([_p_odd(_odd_scores(d, *e)) for e in every], every, 4, 4) < 0.5
     True
     """
     if r_target < 3 or r_metamer < 3:
         return None
-    p = [_p_odd(_odd_scores(d, *e)) for e in every]
     loo = np.empty(r_target + r_metamer)
     for r in range(r_target + r_metamer):
         keep = [(a != r) & (b != r) & (c != r) for a, b, c in every]
-        loo[r] = np.mean([pi[k].mean() for pi, k in zip(p, keep, strict=True)])
+        loo[r] = np.mean([pi[k].mean() for pi, k in zip(p_odd, keep, strict=True)])
     var = 0.0
     for grp in (loo[:r_target], loo[r_target:]):
         n = len(grp)
@@ -225,7 +236,6 @@ def model_oddity(
     dist_metamer = float(d[rt:, :rt].mean())
     sym = (d + d.transpose(1, 0, 2)) / 2
     comb = sym.mean(axis=2)
-    tidx, midx = np.arange(rt), rt + np.arange(rm)
     trip = sample_triplets(rt, rm, n_triplets, gen)
     p_odd = _p_odd(_odd_scores(comb, trip[:, 0], trip[:, 1], trip[:, 2]))
     correct = int((gen.random(len(p_odd)) < p_odd).sum())
@@ -234,18 +244,15 @@ def model_oddity(
     distinct_a, distinct_b = math.comb(rt, 2) * rm, math.comb(rm, 2) * rt
     exhaustive, per_view, se = None, [], None
     if distinct_a + distinct_b <= _EXHAUSTIVE_MAX:
-        every = []
-        for same, other in ((tidx, midx), (midx, tidx)):
-            i, j = np.triu_indices(len(same), 1)
-            g = np.array(np.meshgrid(np.arange(len(i)), other, indexing="ij")).reshape(2, -1)
-            every.append((same[i][g[0]], same[j][g[0]], g[1]))
+        every = distinct_triplets(rt, rm)
 
-        def pc_all(dd: np.ndarray) -> float:
-            return float(np.mean([_p_odd(_odd_scores(dd, *e)).mean() for e in every]))
+        def p_all(dd: np.ndarray) -> list[np.ndarray]:
+            return [_p_odd(_odd_scores(dd, *e)) for e in every]
 
-        exhaustive = pc_all(comb)
-        per_view = [pc_all(sym[:, :, v]) for v in range(sym.shape[2])]
-        se = render_jackknife_se(comb, every, rt, rm)
+        p_comb = p_all(comb)
+        exhaustive = float(np.mean([p.mean() for p in p_comb]))
+        per_view = [float(np.mean([p.mean() for p in p_all(sym[:, :, v])])) for v in range(sym.shape[2])]
+        se = render_jackknife_se(p_comb, every, rt, rm)
     ratio = dist_metamer / dist_target if dist_target > 0 else (math.inf if dist_metamer > 0 else math.nan)
     return Oddity(pc=correct / n_triplets, correct=correct, n=n_triplets, ci_low=lo, ci_high=hi, ci_method=ci,
                   distinct=distinct_a + distinct_b, pc_exhaustive=exhaustive, pc_per_view=per_view,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,12 @@ class RecheckRow:
     distance_ratio: float
     pc_all: float | None = None
     se_renders: float | None = None
+
+    @classmethod
+    def of(cls, unit: str, kind: str, stored_success: bool | None, odd: Any) -> RecheckRow:
+        """The row of a :class:`mrd.synthesis.oddity.Oddity`."""
+        return cls(unit, kind, stored_success, odd.pc, odd.n, odd.ci_low, odd.ci_high, odd.distance_ratio,
+                   odd.pc_exhaustive, odd.pc_se_renders)  # fmt: skip
 
 
 @dataclass
@@ -133,8 +140,7 @@ def recheck(
         m_feats = render_features(m.model, m.display_renders(final, [stable_seed(seed, mid, i) for i in range(renders)]))
         odd = model_oddity(t_feats, m_feats, triplets, np.random.default_rng(stable_seed(seed, mid)),
                            cfg.optimize.distance)  # fmt: skip
-        out.rows.append(RecheckRow(mid, "metamer", bool(rec.success), odd.pc, odd.n, odd.ci_low, odd.ci_high,
-                                   odd.distance_ratio, odd.pc_exhaustive, odd.pc_se_renders))  # fmt: skip
+        out.rows.append(RecheckRow.of(mid, "metamer", bool(rec.success), odd))
         key = (rec.scene_id, rec.group, rec.model_id)
         if key in done_nulls:
             continue
@@ -144,8 +150,7 @@ def recheck(
             n_feats = render_features(m.model, m.display_renders(p, seeds))
             odd = model_oddity(t_feats, n_feats, triplets, np.random.default_rng(stable_seed(seed, *key, k)),
                                cfg.optimize.distance)  # fmt: skip
-            out.rows.append(RecheckRow(f"{key[0]}.{key[1]}.{key[2]}.null{k}", "null", None, odd.pc, odd.n, odd.ci_low,
-                                       odd.ci_high, odd.distance_ratio, odd.pc_exhaustive, odd.pc_se_renders))  # fmt: skip
+            out.rows.append(RecheckRow.of(f"{key[0]}.{key[1]}.{key[2]}.null{k}", "null", None, odd))
     return out
 
 
