@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from mrd.models import ModelSpec, load_model
@@ -9,30 +12,10 @@ from mrd.synthesis.criterion_figure import criterion_distances, main, plot_dista
 from mrd.synthesis.generate import generate
 from stimuli import StimulusSet
 
-CONFIG = """
-seed = 4
-[render]
-resolution = 32  # the luminance model's input size: no resampling
-spp = 4
-display_spp = 8
-views = 2
-max_depth = 2
-display_renders = 3
-[optimize]
-steps = 3
-target_renders = 1
-[null]
-draws = 4
-[criterion]
-triplets = 30
-[[models]]
-name = "mrd.models.testing:mean_luminance"
-layers = ["luminance"]
-[[scenes]]
-id = "ball"
-[[metamers]]
-groups = ["material"]
-"""
+sys.path.insert(0, str(Path(__file__).parent))
+from luminance_set import luminance_set  # noqa: E402
+
+CONFIG = luminance_set(4)
 
 
 def _luminance(renders: np.ndarray) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,30 +12,10 @@ from mrd.synthesis.generate import generate
 from mrd.synthesis.recheck import main, recheck
 from stimuli import StimulusSet
 
-CONFIG = """
-seed = 2
-[render]
-resolution = 32
-spp = 4
-display_spp = 8
-views = 2
-max_depth = 2
-display_renders = 3
-[optimize]
-steps = 3
-target_renders = 1
-[null]
-draws = 4
-[criterion]
-triplets = 30
-[[models]]
-name = "mrd.models.testing:mean_luminance"
-layers = ["luminance"]
-[[scenes]]
-id = "ball"
-[[metamers]]
-groups = ["material"]
-"""
+sys.path.insert(0, str(Path(__file__).parent))
+from luminance_set import luminance_set  # noqa: E402
+
+CONFIG = luminance_set(2)
 
 
 @pytest.fixture(scope="module")
