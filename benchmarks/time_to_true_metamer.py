@@ -11,11 +11,17 @@ null p-value and the distance ratio to a re-render.
 
 Settings: ``independent`` (the default gradient estimator: residual and Jacobian from independent
 renders) and ``same_render`` (the one-render estimator), each with the config's learning rates; and
-``mrd_reference``, the public MRD reference's material schedule emulated in this harness (Adam at a
-constant lr 3e-2 on the material, the gradient of every view accumulated into one step -- as this
-harness always does --, a fixed spp, the last iterate), interleaved with the others on the same jobs
-and checked by the same criterion. Its shape schedule (an Adam step after every view, Botsch
-remeshing) is not emulated here; ``mrd_reference`` runs material jobs only.
+``mrd_reference``, the public MRD reference's schedules (ag-perception-wallis-lab/MRD, ``src/shape.py``,
+``src/bsdf.py``, ``src/config.py``) emulated in this harness, interleaved with the others on the same jobs
+and checked by the same criterion: material -- Adam at a constant lr 3e-2, the gradient of every view
+accumulated into one step, a fixed spp, the last iterate; shape -- ``mi.ad.Adam(lr=0.1, uniform=True)``
+on LargeSteps coordinates with lambda 15, an Adam update after every view (``optimize.step_per_view``),
+Botsch remeshing after steps 5, 25, 50, 100, 150, 250, 350 and 450 (its ``DragonConfig``) with the rate
+times 0.8 and a fresh Adam at each, constant rate otherwise, fixed spp, the last iterate. What is kept
+from this harness in both: the objective (activation distance to the mean activations of noisy target
+renders, the independent-render gradient) and a fresh render seed per step (the reference reuses one
+seed per view for every epoch, which fits one noise realisation). "updates" counts Adam updates
+(steps x views for the per-view schedule); a step's render cost is the same in both.
 
 Configs: the demo (64 px, 2 views) and the CPU slice of the pilot (``--pilot``; see
 ``benchmarks/time_to_metamer.py``).
@@ -24,6 +30,8 @@ Run::
 
     .venv/bin/python benchmarks/time_to_true_metamer.py --groups material --seeds 0,1,2 --steps 150
     .venv/bin/python benchmarks/time_to_true_metamer.py --pilot --groups material,shape,lighting --seeds 0
+    .venv/bin/python benchmarks/time_to_true_metamer.py --groups shape --settings independent,mrd_reference \
+        --seeds 0,1,2 --steps 400 --name time_to_true_metamer_shape_reference
 
 Results: ``benchmarks/results/time_to_true_metamer[_pilot].json`` and ``.md``.
 
@@ -49,21 +57,28 @@ from time_to_metamer import _Ctx, _null_display, load  # noqa: E402
 SETTINGS = ("independent", "same_render", "mrd_reference")
 REFERENCE_MATERIAL_LR = 3e-2
 """The MRD reference's material learning rate (Adam, gradients accumulated over its views)."""
+REFERENCE_SHAPE = {"lr": 0.1, "largesteps_lambda": 15.0, "step_per_view": True, "remesh_lr_factor": 0.8,
+                   "remesh_at": [5, 25, 50, 100, 150, 250, 350, 450], "remesh_every": 0}  # fmt: skip
+"""The MRD reference's shape schedule (its ``DragonConfig`` and ``src/shape.py``)."""
 
 
-def experiment_config(cfg: Any, setting: str, check_every: int) -> Any:
+def experiment_config(cfg: Any, setting: str, check_every: int, group: str = "material") -> Any:
     """``cfg`` in the experiment mode under a setting (a gradient estimator, or ``mrd_reference``).
 
     Examples
     --------
     >>> c = experiment_config(load(DEMO, False, 100), "mrd_reference", 10).optimize
-    >>> c.lr.material, c.lr_decay, c.spp_final, c.iterate
-    (0.03, 'none', 0, 'last')
+    >>> c.lr.material, c.lr.shape, c.lr_decay, c.spp_final, c.iterate, c.step_per_view
+    (0.03, 0.1, 'none', 0, 'last', False)
+    >>> experiment_config(load(DEMO, False, 100), "mrd_reference", 10, "shape").optimize.step_per_view
+    True
     """
     o = cfg.optimize
     if setting == "mrd_reference":
-        update = {"gradient": "independent", "lr": o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR}),
-                  "lr_decay": "none", "spp_final": 0, "iterate": "last"}  # fmt: skip
+        shape = {k: v for k, v in REFERENCE_SHAPE.items() if k != "lr"} if group == "shape" else {}
+        lr = o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR, "shape": REFERENCE_SHAPE["lr"]})
+        update = {"gradient": "independent", "lr": lr, "lr_decay": "none", "spp_final": 0, "iterate": "last",
+                  **shape}  # fmt: skip
     else:
         update = {"gradient": setting}
     o = o.model_copy(update={"mode": "experiment", **update})
@@ -75,7 +90,7 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int) -> dict[str, Any]
     """One job under one estimator (see the module docstring)."""
     from mrd.synthesis.metamer import Metamer
 
-    cfg = experiment_config(ctx.gen.cfg, estimator, check_every)
+    cfg = experiment_config(ctx.gen.cfg, estimator, check_every, job.group)
     model = ctx.gen.load_models()[job.model]
     null_display = _null_display(ctx, job)
     t0 = time.perf_counter()
@@ -87,8 +102,9 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int) -> dict[str, Any]
     checks = m._run.checks
     rec = m.to_record()
     g = rec.info["criterion_graded"]
+    per_view = bool(cfg.optimize.step_per_view)
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator,
-            "steps": m.steps, "seconds": seconds, "met": met, "success": bool(rec.success),
+            "steps": m.steps, "updates": m.steps * (ctx.gen.cfg.render.views if per_view else 1), "seconds": seconds, "met": met, "success": bool(rec.success),
             "oddity_pc": rec.criterion["oddity_pc"], "null_p": rec.criterion["null_p"],
             "distance_ratio": g.get("distance_ratio"),
             "checks": [{k: c.get(k) for k in ("step", "oddity_pc", "null_p", "distance_ratio", "passed")} for c in checks]}
@@ -104,6 +120,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"group": g, "setting": s, "runs": len(rs), "met": sum(r["met"] for r in rs),
                     "success": sum(r["success"] for r in rs),
                     "median_steps": float(np.median([r["steps"] for r in rs])),
+                    "median_updates": float(np.median([r.get("updates", r["steps"]) for r in rs])),
                     "median_seconds": float(np.median([r["seconds"] for r in rs])),
                     "median_ratio": float(np.median([r["distance_ratio"] for r in rs])),
                     "median_pc": float(np.median([r["oddity_pc"] for r in rs]))})  # fmt: skip
@@ -113,19 +130,20 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: int, check_every: int) -> str:
     """The results tables."""
     s_rows = [[s["group"], s["setting"], s["runs"], f"{s['met']}/{s['runs']}", f"{s['success']}/{s['runs']}",
-               f"{s['median_steps']:.0f}", f"{s['median_seconds']:.0f}", f"{s['median_pc']:.3f}",
+               f"{s['median_steps']:.0f}", f"{s.get('median_updates', s['median_steps']):.0f}",
+               f"{s['median_seconds']:.0f}", f"{s['median_pc']:.3f}",
                f"{s['median_ratio']:.3f}"] for s in summary]  # fmt: skip
-    r_rows = [[r["job"], r["setting"], r["steps"], f"{r['seconds']:.0f}", "yes" if r["met"] else "no",
+    r_rows = [[r["job"], r["setting"], r["steps"], r.get("updates", r["steps"]), f"{r['seconds']:.0f}", "yes" if r["met"] else "no",
                "yes" if r["success"] else "no", f"{r['oddity_pc']:.3f}", f"{r['null_p']:.4f}",
                f"{r['distance_ratio']:.3f}"] for r in rows]  # fmt: skip
     return (f"Step budget {budget}, criterion checked every {check_every} steps; a run that never meets it counts "
             "the whole budget. Model oddity pc: the generating model's proportion correct at picking the metamer "
             "(chance 1/3; success needs <= 0.45); ratio: metamer-target distance / re-render distance.\n\n"
-            + md_table(["group", "setting", "runs", "criterion met", "stored success", "median steps", "median s",
-                        "median model pc", "median ratio"], s_rows)
+            + md_table(["group", "setting", "runs", "criterion met", "stored success", "median steps",
+                        "median updates", "median s", "median model pc", "median ratio"], s_rows)
             + "\n\nEvery run (final stored verdict):\n\n"
-            + md_table(["metamer", "setting", "steps", "seconds", "met", "success", "model pc", "null p", "ratio"],
-                       r_rows) + "\n")  # fmt: skip
+            + md_table(["metamer", "setting", "steps", "updates", "seconds", "met", "success", "model pc",
+                        "null p", "ratio"], r_rows) + "\n")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     "is judged on (default 8: a perfect metamer's pc has sd 0.05 there, 0.11 at the demo's 4)")
     ap.add_argument("--check-renders", type=int, default=None,
                     help="criterion.check_renders: fresh metamer renders per check (default: the config's)")
+    ap.add_argument("--resolution", type=int, default=None, help="render.resolution (default: the config's)")
+    ap.add_argument("--views", type=int, default=None, help="render.views (default: the config's)")
     ap.add_argument("--name", default=None)
     ap.add_argument("--update", action="store_true", help="merge into an existing result file")
     args = ap.parse_args(argv)
@@ -155,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     from mrd.synthesis.generate import Generator
 
     bench_variant()
-    cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps)
+    cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps, args.resolution)
+    if args.views is not None:
+        cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"views": args.views})})
     over = {k: v for k, v in (("spp_final", args.spp_final), ("target_renders", args.target_renders),
                               ("iterate", args.iterate)) if v is not None}  # fmt: skip
     cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update=over),
@@ -163,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_renders is not None:
         cfg = cfg.model_copy(update={"criterion": cfg.criterion.model_copy(update={"check_renders": args.check_renders})})
     o = cfg.optimize
-    used = {"spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
+    used = {"resolution": cfg.render.resolution, "views": cfg.render.views, "spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
             "lr_decay": o.lr_decay, "lr": o.lr.model_dump(), "display_renders": cfg.render.display_renders,
             "check_renders": cfg.criterion.check_renders}  # fmt: skip
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -176,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.load_models()
     ctx = _Ctx(gen)
     rows = []
-    todo = [(j, s) for j in jobs for s in args.settings.split(",") if s != "mrd_reference" or j.group == "material"]
+    todo = [(j, s) for j in jobs for s in args.settings.split(",") if s != "mrd_reference" or j.group != "lighting"]
     for job, setting in tqdm(todo, desc="time to true metamer", unit="run"):
         r = run(ctx, job, setting, args.check_every)
         tqdm.write(f"{r['job']} [{setting}]: {r['steps']} steps, {r['seconds']:.0f} s, met {r['met']}, success "

@@ -96,6 +96,18 @@ class OptimizeSettings(StrictModel):
     largesteps_lambda: Number(ge=0.1, le=1e4) = Field(19.0, description="LargeSteps smoothness")
     remesh_every: Integer(ge=0, le=100000) = Field(0, description="shape: Botsch remeshing every N steps (0 = off)")
     remesh_edge_scale: Number(ge=0.05, le=20) = Field(1.0, description="remesh target edge length / current mean edge")
+    remesh_at: list[Integer(ge=1, le=100000)] = Field(
+        [], max_length=1000,
+        description="shape: also remesh after these steps (the MRD reference: 5, 25, 50, 100, 150, 250, 350, 450)",
+    )
+    remesh_lr_factor: Number(gt=0, le=1) = Field(
+        1.0, description="learning rate multiplied by this at each remesh (the MRD reference: 0.8)"
+    )
+    step_per_view: Flag = Field(
+        False,
+        description="one Adam update after every view's render (the MRD reference) instead of one update per step "
+        "from the gradient accumulated over all views; a step's render cost is the same either way",
+    )
     vary_material: list[Literal["base_color", "roughness", "metallic", "specular"]] = Field(
         list(MATERIAL_PARAMS),
         min_length=1,

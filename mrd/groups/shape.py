@@ -6,7 +6,8 @@
   (``[prior.shape]``);
 * parametrisation: vertex positions through Mitsuba's LargeSteps ``u = (I + lambda L) v``
   (Nicolet et al. 2021), rendered with ``direct_projective``; optional Botsch-Kobbelt remeshing
-  every ``remesh_every`` steps (after-step hook; Adam restarts on the new vertices);
+  every ``remesh_every`` steps and after the steps in ``remesh_at`` (after-step hook; Adam restarts on
+  the new vertices, its rate times ``remesh_lr_factor``);
 * distances: symmetric Chamfer distance and F-score at 1 % of the target's bounding-box diagonal.
 
 Examples
@@ -179,6 +180,8 @@ class ShapeParam(GroupParam):
         Remeshing target edge length relative to the current mean edge length.
     remesh_every : int
         Remesh after every this many steps (0: never).
+    remesh_at : sequence of int
+        Also remesh after these steps (1-based step counts, as the MRD reference's epoch list).
     """
 
     name = "shape"
@@ -187,7 +190,7 @@ class ShapeParam(GroupParam):
 
     def __init__(
         self, start: Mapping[str, np.ndarray], lambda_: float = 19.0, remesh_edge_scale: float = 1.0,
-        remesh_every: int = 0,
+        remesh_every: int = 0, remesh_at: tuple[int, ...] | list[int] = (),
     ) -> None:  # fmt: skip
         self.faces = np.asarray(start["faces"], np.int32).copy()
         self.uv = np.asarray(start["uv"], np.float32).copy()
@@ -195,6 +198,7 @@ class ShapeParam(GroupParam):
         self.lambda_ = float(lambda_)
         self.remesh_edge_scale = float(remesh_edge_scale)
         self.remesh_every = int(remesh_every)
+        self.remesh_at = frozenset(int(k) for k in remesh_at)
         self.remeshes = 0
         self._build(self.start_vertices)
 
@@ -222,7 +226,7 @@ class ShapeParam(GroupParam):
         return {"vertices": self.vertices(latents), "faces": self.faces.copy(), "uv": self.uv.copy()}
 
     def after_step(self, step: int, latents: Mapping[str, Any], renderer: Any) -> dict[str, Any] | None:
-        if self.remesh_every > 0 and (step + 1) % self.remesh_every == 0:
+        if (self.remesh_every > 0 and (step + 1) % self.remesh_every == 0) or (step + 1) in self.remesh_at:
             return self.remesh(latents, renderer)
         return None
 
@@ -276,7 +280,7 @@ class Shape(ParameterGroup):
 
     def parametrise(self, start: Values, cfg: Any, target: Params) -> GroupParam:
         o = cfg.optimize
-        return ShapeParam(start, o.largesteps_lambda, o.remesh_edge_scale, o.remesh_every)
+        return ShapeParam(start, o.largesteps_lambda, o.remesh_edge_scale, o.remesh_every, getattr(o, "remesh_at", ()))
 
     def write(self, renderer: Any, values: Mapping[str, np.ndarray]) -> None:
         import mitsuba as mi

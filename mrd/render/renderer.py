@@ -121,8 +121,10 @@ class Renderer:
         self._write_params(self, params, groups)
 
     # -- rendering ---------------------------------------------------------------------------
-    def render_views(self, spp: int, seed: int, integrator: str = "prb") -> list[Any]:
-        """Render every view (differentiable w.r.t. values written with gradients enabled).
+    def render_views(
+        self, spp: int, seed: int, integrator: str = "prb", views: list[int] | tuple[int, ...] | None = None
+    ) -> list[Any]:
+        """Render every view, or those in ``views`` (differentiable w.r.t. values written with gradients enabled).
 
         Parameters
         ----------
@@ -131,6 +133,8 @@ class Renderer:
         seed : int
             Seed of the first view; view ``i`` uses ``seed + i``.
         integrator : {"prb", "projective"}
+        views : sequence of int, optional
+            Indices of the views to render (default: all); view ``i`` keeps its seed ``seed + i``.
 
         Returns
         -------
@@ -140,12 +144,13 @@ class Renderer:
         import mitsuba as mi
 
         integ = self.integrators[integrator]
+        which = range(self.n_views) if views is None else views
         if integrator == "projective":
             return [render_projective(self.scene, self.params, i, spp, _seed(seed + i), integ)
-                    for i in range(self.n_views)]  # fmt: skip
+                    for i in which]  # fmt: skip
         return [
             mi.render(self.scene, self.params, sensor=i, spp=spp, seed=_seed(seed + i), integrator=integ)
-            for i in range(self.n_views)
+            for i in which
         ]
 
     def render_display(self, spp: int, seed: int) -> np.ndarray:

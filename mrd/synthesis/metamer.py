@@ -160,7 +160,9 @@ class Metamer:
         schedule = Schedule(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
                             iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
                             average_window=getattr(o, "average_window", 20),
-                            check_every=check_every, passes=getattr(crit, "passes", 1))  # fmt: skip
+                            check_every=check_every, passes=getattr(crit, "passes", 1),
+                            per_view=getattr(o, "step_per_view", False),
+                            remesh_lr_factor=getattr(o, "remesh_lr_factor", 1.0))  # fmt: skip
         def target_at(spp: int) -> Any:  # the objective's target at a ramp level (then back to the iterate)
             t.reset()
             feats = mean_features(ren, self.model, seed=sd.target_features + 7919 * spp, n=o.target_renders,

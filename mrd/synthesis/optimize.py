@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 import mrd  # noqa: F401  (libLLVM for Dr.Jit)
 from mrd.groups.base import GroupParam
 from mrd.synthesis.objective import Objective
+from mrd.synthesis.schedule import IterateAverage, Schedule
 from mrd.synthesis.stop import StopRule
 
 StepCallback = Callable[[int, float, float], None]
@@ -38,126 +38,6 @@ RESIDUAL_SEED_OFFSET = 0x5EED0000
 """Added to a step's render seed for its residual renders (``gradient = "independent"``)."""
 BEST_WINDOW = 5
 """Steps over which the loss is averaged to pick the best iterate (step renders are noisy)."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Learning-rate decay, spp ramp, returned iterate and criterion checks of an optimisation.
-
-    The default (constant rate, fixed spp, last iterate, no checks) is the plain loop.
-
-    Examples
-    --------
-    >>> s = Schedule(decay="cosine", final_fraction=0.1)
-    >>> [round(s.lr_at(1.0, k, 11), 3) for k in (0, 5, 10)]
-    [1.0, 0.55, 0.1]
-    >>> Schedule(decay="halving").lr_at(1.0, 80, 100)
-    0.25
-    >>> Schedule(spp_final=16).spp_at(4, 10, 11)
-    16
-    >>> Schedule(spp_final=16).spp_levels(4), Schedule(spp_final=16).spp_at(4, 6, 11)
-    ([4, 8, 16], 8)
-    """
-
-    decay: str = "none"
-    final_fraction: float = 0.1
-    iterate: str = "last"
-    spp_final: int = 0
-    check_every: int = 0
-    average_window: int = 20
-    passes: int = 1
-
-    def lr_at(self, lr: float, step: int, steps: int) -> float:
-        """The learning rate of ``step`` (0-based) of ``steps``."""
-        t = step / max(steps - 1, 1)
-        if self.decay == "cosine":
-            f = self.final_fraction
-            return float(lr * (f + (1.0 - f) * 0.5 * (1.0 + np.cos(np.pi * t))))
-        if self.decay == "halving":
-            return float(lr * (0.5 if t >= 0.5 else 1.0) * (0.5 if t >= 0.75 else 1.0))
-        return float(lr)
-
-    def spp_levels(self, spp: int) -> list[int]:
-        """The sample counts a ramp from ``spp`` uses: doublings of ``spp`` up to ``spp_final``.
-
-        Few levels, because the objective's target is re-rendered at each one (a target at another
-        spp than the step's renders biases the optimum: the model's activations of noisy renders are
-        shifted, not only spread, by the noise; ``benchmarks/results/activation_noise.md``).
-        """
-        if self.spp_final <= spp:
-            return [spp]
-        levels = [spp]
-        while levels[-1] * 2 < self.spp_final:
-            levels.append(levels[-1] * 2)
-        return [*levels, self.spp_final]
-
-    def spp_at(self, spp: int, step: int, steps: int) -> int:
-        """Samples per pixel of ``step``: a linear ramp to ``spp_final`` (when set), snapped down to a level."""
-        if self.spp_final <= 0:
-            return spp
-        t = step / max(steps - 1, 1)
-        ramp = spp + (self.spp_final - spp) * t
-        return max(v for v in self.spp_levels(spp) if v <= ramp + 1e-9)
-
-    def info(self) -> dict[str, Any]:
-        """What is recorded with the metamer."""
-        out: dict[str, Any] = {"lr_decay": self.decay, "iterate": self.iterate}
-        if self.iterate == "average":
-            out["average_window"] = self.average_window
-        if self.decay == "cosine":
-            out["lr_final_fraction"] = self.final_fraction
-        if self.spp_final:
-            out["spp_final"] = self.spp_final
-        if self.check_every:
-            out["check_every"] = self.check_every
-            out["passes"] = self.passes
-        return out
-
-
-class IterateAverage:
-    """The mean of the last ``window`` iterates (Polyak averaging of the physical values).
-
-    Float arrays are averaged; anything else (a mesh's faces) is the newest iterate's. A remesh
-    (:meth:`restart`), or an iterate whose arrays change shape, restarts the window.
-
-    Examples
-    --------
-    >>> w = IterateAverage(2)
-    >>> for x in (1.0, 2.0, 4.0):
-    ...     w.add({"a": np.array([x]), "faces": np.array([[0, 1, 2]])})
-    >>> w.mean()["a"].tolist(), len(w)
-    ([3.0], 2)
-    >>> w.add({"a": np.array([1.0, 1.0]), "faces": np.array([[0, 1, 2]])}); len(w)
-    1
-    """
-
-    def __init__(self, window: int) -> None:
-        self._items: deque[dict[str, np.ndarray]] = deque(maxlen=int(window))
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def restart(self) -> None:
-        """Forget the iterates so far (the group's representation changed)."""
-        self._items.clear()
-
-    def add(self, values: dict[str, np.ndarray]) -> None:
-        """Append an iterate (dropping the oldest beyond the window; restarting on a shape change)."""
-        values = {k: np.array(v, copy=True) for k, v in values.items()}
-        if self._items and any(np.shape(values[k]) != np.shape(v) for k, v in self._items[-1].items()):
-            self._items.clear()
-        self._items.append(values)
-
-    def mean(self) -> dict[str, np.ndarray]:
-        """The window's mean (float arrays, in their dtype) with the newest iterate's other entries."""
-        last = self._items[-1]
-        out = {}
-        for k, v in last.items():
-            if np.issubdtype(np.asarray(v).dtype, np.floating):
-                out[k] = np.mean([it[k] for it in self._items], axis=0).astype(np.asarray(v).dtype)
-            else:
-                out[k] = np.array(v, copy=True)
-        return out
 
 
 @dataclass
@@ -250,7 +130,6 @@ class Optimization:
         ``check(step, values)``, called every ``schedule.check_every`` steps, returns a dict with a
         ``"passed"`` key; the run stops with reason ``"criterion"`` after ``schedule.passes`` consecutive passes.
         """
-        import drjit as dr
 
         ren, group, opt, sch = self.renderer, self.group, self.opt, self.schedule
         t0 = time.perf_counter()
@@ -264,22 +143,17 @@ class Optimization:
                 if self.target_at is None:
                     raise ValueError(f"spp ramp to {spp}: the objective's target at that spp is needed (target_at)")
                 self.targets[spp] = self.target_at(spp)
-            self.objective.target = self.targets[spp]
-            group.apply(opt, ren)
-            ren.update()
             seed = self.seed + step * ren.n_views
-            if self.objective.gradient == "independent":
-                with dr.suspend_grad():
-                    residual_images = ren.render_views(spp, seed + RESIDUAL_SEED_OFFSET, group.integrator)
-                loss_value = self.objective.residual(residual_images)
-                dr.backward(self.objective.linear(ren.render_views(spp, seed, group.integrator)))
+            if sch.per_view:  # an Adam update after every view (the MRD reference's schedule)
+                full = self.targets[spp]
+                parts = [self._update(spp, seed, [v], {k: t[v : v + 1] for k, t in full.items()})
+                         for v in range(ren.n_views)]  # fmt: skip
+                self.objective.target = full
+                loss_value, sim = float(np.mean([p[0] for p in parts])), float(np.mean([p[1] for p in parts]))
             else:
-                loss = self.objective(ren.render_views(spp, seed, group.integrator))
-                dr.backward(loss)
-                loss_value = float(loss.array[0])
-            opt.step()
+                loss_value, sim = self._update(spp, seed, None, self.targets[spp])
             self.losses.append(loss_value)
-            self.sims.append(self.objective.last_similarity)
+            self.sims.append(sim)
             taken += 1
             if on_step is not None:
                 on_step(step, self.losses[-1], self.sims[-1])
@@ -309,8 +183,31 @@ class Optimization:
                 for k, v in new.items():
                     opt[k] = v
                     opt.reset(k)
+                if sch.remesh_lr_factor != 1.0:
+                    self.lr *= sch.remesh_lr_factor
+                    opt.set_learning_rate(sch.lr_at(self.lr, step + 1, self.rule.steps))
         self.wall_time_s += time.perf_counter() - t0
         return self.reason
+
+    def _update(self, spp: int, seed: int, views: list[int] | None, target: dict[str, Any]) -> tuple[float, float]:
+        """One Adam update from the renders of ``views`` (all when None) against ``target``; (loss, similarity)."""
+        import drjit as dr
+
+        ren, group, opt = self.renderer, self.group, self.opt
+        self.objective.target = target
+        group.apply(opt, ren)
+        ren.update()
+        if self.objective.gradient == "independent":
+            with dr.suspend_grad():
+                residual_images = ren.render_views(spp, seed + RESIDUAL_SEED_OFFSET, group.integrator, views)
+            loss_value = self.objective.residual(residual_images)
+            dr.backward(self.objective.linear(ren.render_views(spp, seed, group.integrator, views)))
+        else:
+            loss = self.objective(ren.render_views(spp, seed, group.integrator, views))
+            dr.backward(loss)
+            loss_value = float(loss.array[0])
+        opt.step()
+        return loss_value, self.objective.last_similarity
 
     def result(self) -> OptResult:
         """The outcome so far."""
