@@ -192,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     scenes = args.scenes.split(",") if args.scenes else (["blob"] if args.pilot else ["blob_red"])
     groups = args.groups.split(",") if args.groups else None
-    first = [j for j in cfg.jobs() if j.scene in scenes and j.seed == cfg.jobs()[0].seed]
+    config_jobs = cfg.jobs()
+    first = [j for j in config_jobs if j.scene in scenes and j.seed == config_jobs[0].seed]
     # --groups may name a group the config does not generate (the demo has no lighting metamers): its
     # jobs start from that group's prior on the same scenes and models.
-    pairs = {(j.scene, j.model): j for j in first}
-    base = first if groups is None else [Job(s, g, m, j.seed, j.start) for (s, m), j in pairs.items() for g in groups]
-    jobs = [Job(j.scene, j.group, j.model, s, j.start) for j in base for s in seeds]
+    starts = {(j.scene, j.model): j.start for j in first}
+    base = ([(j.scene, j.group, j.model, j.start) for j in first] if groups is None
+            else [(s, g, m, start) for (s, m), start in starts.items() for g in groups])  # fmt: skip
+    jobs = [Job(s, g, m, seed, start) for s, g, m, start in base for seed in seeds]
     gen = Generator(cfg, bench_device(), progress=False)
     gen.load_models()
     ctx = _Ctx(gen)
