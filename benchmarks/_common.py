@@ -192,6 +192,10 @@ def machine_info() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", "mrd", "stimuli", "benchmarks/*.py"],
+                               capture_output=True, timeout=10).returncode  # fmt: skip
+        if commit and dirty == 1:  # the code that ran is not the commit: say so
+            commit += " with uncommitted changes"
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {

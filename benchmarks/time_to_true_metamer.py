@@ -44,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -86,8 +87,78 @@ def experiment_config(cfg: Any, setting: str, check_every: int, group: str = "ma
     return cfg.model_copy(update={"optimize": o, "criterion": c})
 
 
-def run(ctx: _Ctx, job: Any, estimator: str, check_every: int) -> dict[str, Any]:
-    """One job under one estimator (see the module docstring)."""
+def oracle_start(target_values: dict[str, Any], how: str, group: str, seed: int) -> dict[str, Any] | None:
+    """The start values of ``--start``: None (the config's), the target's own, or near it.
+
+    ``how`` is ``config``, ``target`` (the target's values: the optimisation's floor, where a run that
+    leaves the criterion shows a bias of the objective, not a local minimum) or ``near:A`` (shape: the
+    target's vertices jittered radially by a harmonic field of amplitude ``A``, seeded by ``seed``).
+
+    Examples
+    --------
+    >>> from mrd.render.meshes import icosphere
+    >>> from mrd.groups.shape import shape_values
+    >>> t = shape_values(icosphere(2))
+    >>> oracle_start(t, "config", "shape", 0) is None
+    True
+    >>> bool((oracle_start(t, "target", "shape", 0)["vertices"] == t["vertices"]).all())
+    True
+    >>> d = oracle_start(t, "near:0.05", "shape", 0)["vertices"] - t["vertices"]
+    >>> bool(0 < abs(d).max() < 0.2)
+    True
+    """
+    import numpy as np
+
+    from mrd.groups.base import copy_values
+    from mrd.groups.shape import jittered
+
+    if how == "config":
+        return None
+    v = copy_values(target_values)
+    if how == "target":
+        return v
+    if how.startswith("near:") and group == "shape":
+        v["vertices"] = jittered(v["vertices"], np.random.default_rng(1000 + seed), float(how[5:]))
+        return v
+    raise SystemExit(f"--start {how!r}: use config, target or near:A (A a jitter amplitude; shape only)")
+
+
+def ratio_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242) -> float:
+    """The final iterate's distance ratio on ``n`` fresh renders at ``spp`` with the *optimisation's*
+    integrator and tone map (not the display renders the criterion sees).
+
+    A metamer at ratio 1 here but above 1 on display renders was matched at the optimisation's noise
+    level: the model's response to Monte-Carlo noise is part of what it matched.
+    """
+    import torch
+
+    from mrd.groups import copy_params
+    from mrd.render.tonemap import tonemap_torch
+    from mrd.synthesis.distances import mean_distance
+
+    t, r, name = m.target, m.settings.render, m.group.name
+    kind = m._run.group.integrator
+
+    def feats(params: Any, base: int) -> dict[str, Any]:
+        t.renderer.set_params(params, (name,))
+        out: dict[str, list[Any]] = {}
+        with torch.no_grad():
+            for i in range(n):
+                imgs = t.renderer.render_views(spp, base + i * t.renderer.n_views, kind)
+                x = torch.stack([img.torch() for img in imgs]).to(m.model.device).permute(0, 3, 1, 2)
+                for k, v in m.model.features(tonemap_torch(x, r.exposure)).items():
+                    out.setdefault(k, []).append(v.cpu())
+        t.reset()
+        return {k: torch.stack(v) for k, v in out.items()}
+
+    target = feats(copy_params(t.params), seed)
+    metamer = feats(m.params(), seed + 100_000)
+    kind_d = m.settings.optimize.distance
+    return mean_distance(metamer, target, kind_d) / mean_distance(target, target, kind_d, exclude_same=True)
+
+
+def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "config") -> dict[str, Any]:
+    """One job under one estimator from a ``--start`` (see the module docstring and :func:`oracle_start`)."""
     from mrd.synthesis.metamer import Metamer
 
     cfg = experiment_config(ctx.gen.cfg, estimator, check_every, job.group)
@@ -95,18 +166,23 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int) -> dict[str, Any]
     null_display = _null_display(ctx, job)
     t0 = time.perf_counter()
     m = Metamer(ctx.gen.target(job.scene), model, job.group, cfg, model_id=job.model, null_display=null_display)
-    m.setup(start=job.start, seed=job.seed)
+    values = oracle_start(ctx.gen.target(job.scene).params[job.group], start, job.group, job.seed)
+    m.setup(start=job.start, seed=job.seed, start_values=values)
     m.synthesize()
     seconds = time.perf_counter() - t0
     met = m.stop_reason == "criterion"
     checks = m._run.checks
     rec = m.to_record()
     g = rec.info["criterion_graded"]
+    spp = ctx.gen.cfg.render.spp
+    at_spp = {f"ratio_spp{k}": ratio_at_spp(m, k) for k in sorted({spp, 64})}
     per_view = bool(cfg.optimize.step_per_view)
-    return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator,
+    return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator, "start": start,
+            "start_ratio": g["distance_start"] / g["distance_target"],
             "steps": m.steps, "updates": m.steps * (ctx.gen.cfg.render.views if per_view else 1), "seconds": seconds, "met": met, "success": bool(rec.success),
             "oddity_pc": rec.criterion["oddity_pc"], "null_p": rec.criterion["null_p"],
-            "distance_ratio": g.get("distance_ratio"),
+            "distance_ratio": g.get("distance_ratio"), **at_spp,
+            "param_distance": m.group.distance(ctx.gen.target(job.scene).params[job.group], m.final),
             "checks": [{k: c.get(k) for k in ("step", "oddity_pc", "null_p", "distance_ratio", "passed")} for c in checks]}
 
 
@@ -135,15 +211,37 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: 
                f"{s['median_ratio']:.3f}"] for s in summary]  # fmt: skip
     r_rows = [[r["job"], r["setting"], r["steps"], r.get("updates", r["steps"]), f"{r['seconds']:.0f}", "yes" if r["met"] else "no",
                "yes" if r["success"] else "no", f"{r['oddity_pc']:.3f}", f"{r['null_p']:.4f}",
-               f"{r['distance_ratio']:.3f}"] for r in rows]  # fmt: skip
+               f"{r['distance_ratio']:.3f}",
+               " / ".join(f"{r[k]:.3f}" for k in sorted(r, key=lambda k: int(k[9:]) if k.startswith("ratio_spp") else 0)
+                          if k.startswith("ratio_spp")) or "-"] for r in rows]  # fmt: skip
     return (f"Step budget {budget}, criterion checked every {check_every} steps; a run that never meets it counts "
             "the whole budget. Model oddity pc: the generating model's proportion correct at picking the metamer "
-            "(chance 1/3; success needs <= 0.45); ratio: metamer-target distance / re-render distance.\n\n"
+            "(chance 1/3; success needs <= 0.45); ratio: metamer-target distance / re-render distance on display renders; "
+            "ratio at spp 8 / 64: the same on 8 renders at that spp with the optimisation's integrator.\n\n"
             + md_table(["group", "setting", "runs", "criterion met", "stored success", "median steps",
                         "median updates", "median s", "median model pc", "median ratio"], s_rows)
             + "\n\nEvery run (final stored verdict):\n\n"
             + md_table(["metamer", "setting", "steps", "updates", "seconds", "met", "success", "model pc",
-                        "null p", "ratio"], r_rows) + "\n")  # fmt: skip
+                        "null p", "ratio", "ratio at spp 8 / 64"], r_rows) + "\n" + trajectory(rows))  # fmt: skip
+
+
+def trajectory(rows: list[dict[str, Any]]) -> str:
+    """The checks of every run as ``step: ratio (pc)``, with the start's ratio to a re-render.
+
+    Examples
+    --------
+    >>> r = {"job": "j", "setting": "s", "start": "target", "start_ratio": 1.0,
+    ...      "checks": [{"step": 10, "distance_ratio": 1.01, "oddity_pc": 0.4}]}
+    >>> "10: 1.010 (0.40)" in trajectory([r])
+    True
+    """
+    t_rows = [[r["job"], r["setting"], r.get("start", "config"),
+               f"{r['start_ratio']:.3f}" if r.get("start_ratio") is not None else "-",
+               ", ".join(f"{c['step']}: {c['distance_ratio']:.3f} ({c['oddity_pc']:.2f})" for c in r["checks"]
+                         if c.get("distance_ratio") is not None)] for r in rows]  # fmt: skip
+    return ("\nChecks during each run (step: distance ratio (model pc)); start ratio: the start's distance to the "
+            "target over a re-render's:\n\n" + md_table(["metamer", "setting", "start", "start ratio", "checks"], t_rows)
+            + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="criterion.check_renders: fresh metamer renders per check (default: the config's)")
     ap.add_argument("--resolution", type=int, default=None, help="render.resolution (default: the config's)")
     ap.add_argument("--views", type=int, default=None, help="render.views (default: the config's)")
+    ap.add_argument("--start", default="config",
+                    help="config (default), target (start at the target: the objective's floor) or near:A (shape: "
+                    "the target jittered with amplitude A)")
+    ap.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="any [optimize] setting, VALUE as JSON (e.g. --opt lr_final_fraction=0.01); repeatable")
+    ap.add_argument("--lr-scale", type=float, default=1.0, help="every group's learning rate times this")
     ap.add_argument("--name", default=None)
     ap.add_argument("--update", action="store_true", help="merge into an existing result file")
     args = ap.parse_args(argv)
@@ -179,16 +283,21 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load(PILOT if args.pilot else DEMO, args.pilot, args.steps, args.resolution)
     if args.views is not None:
         cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"views": args.views})})
+    extra = {kv.split("=", 1)[0]: json.loads(kv.split("=", 1)[1]) for kv in args.opt}
+    if args.lr_scale != 1.0:
+        extra["lr"] = cfg.optimize.lr.model_copy(update={k: v * args.lr_scale for k, v in cfg.optimize.lr.model_dump().items()})
+    cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_validate({**cfg.optimize.model_dump(), **extra})})
     over = {k: v for k, v in (("spp_final", args.spp_final), ("target_renders", args.target_renders),
-                              ("iterate", args.iterate)) if v is not None}  # fmt: skip
+                              ("iterate", args.iterate)) if v is not None and k not in extra}  # fmt: skip
     cfg = cfg.model_copy(update={"optimize": cfg.optimize.model_copy(update=over),
                                  "render": cfg.render.model_copy(update={"display_renders": args.display_renders})})
     if args.check_renders is not None:
         cfg = cfg.model_copy(update={"criterion": cfg.criterion.model_copy(update={"check_renders": args.check_renders})})
     o = cfg.optimize
-    used = {"resolution": cfg.render.resolution, "views": cfg.render.views, "spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
+    used = {"start": args.start, "resolution": cfg.render.resolution, "views": cfg.render.views, "spp": cfg.render.spp, "spp_final": o.spp_final, "target_renders": o.target_renders, "iterate": o.iterate,
             "lr_decay": o.lr_decay, "lr": o.lr.model_dump(), "display_renders": cfg.render.display_renders,
-            "check_renders": cfg.criterion.check_renders}  # fmt: skip
+            "check_renders": cfg.criterion.check_renders, "lr_final_fraction": o.lr_final_fraction,
+            "average_window": o.average_window}  # fmt: skip
     seeds = [int(s) for s in args.seeds.split(",")]
     scenes = args.scenes.split(",") if args.scenes else (["blob"] if args.pilot else ["blob_red"])
     groups = args.groups.split(",") if args.groups else None
@@ -206,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     todo = [(j, s) for j in jobs for s in args.settings.split(",") if s != "mrd_reference" or j.group != "lighting"]
     for job, setting in tqdm(todo, desc="time to true metamer", unit="run"):
-        r = run(ctx, job, setting, args.check_every)
+        r = run(ctx, job, setting, args.check_every, args.start)
         tqdm.write(f"{r['job']} [{setting}]: {r['steps']} steps, {r['seconds']:.0f} s, met {r['met']}, success "
                    f"{r['success']}, pc {r['oddity_pc']:.3f}, ratio {r['distance_ratio']:.3f}")
         rows.append(r)
