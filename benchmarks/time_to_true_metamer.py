@@ -23,6 +23,12 @@ renders, the independent-render gradient) and a fresh render seed per step (the 
 seed per view for every epoch, which fits one noise realisation). "updates" counts Adam updates
 (steps x views for the per-view schedule); a step's render cost is the same in both.
 
+``--start target`` begins every run at the target's own parameters (``near:A``: shape jittered by ``A``):
+where such a run ends is the schedule's floor, which no start can beat; each run also reports its final
+iterate's ratio on renders at the optimisation's spp (with the target itself on the same seeds) and the
+group's parameter distances. ``--opt KEY=VALUE`` sets any ``[optimize]`` value, ``--lr-scale`` every rate;
+``benchmarks/criterion_null.py`` is the yardstick (the target re-rendered).
+
 Configs: the demo (64 px, 2 views) and the CPU slice of the pilot (``--pilot``; see
 ``benchmarks/time_to_metamer.py``).
 
@@ -32,6 +38,8 @@ Run::
     .venv/bin/python benchmarks/time_to_true_metamer.py --pilot --groups material,shape,lighting --seeds 0
     .venv/bin/python benchmarks/time_to_true_metamer.py --groups shape --settings independent,mrd_reference \
         --seeds 0,1,2 --steps 400 --name time_to_true_metamer_shape_reference
+    .venv/bin/python benchmarks/time_to_true_metamer.py --groups lighting --start target --seeds 0 --steps 200 \
+        --spp-final 64 --target-renders 32 --settings independent --name time_to_true_metamer_from_target_lighting
 
 Results: ``benchmarks/results/time_to_true_metamer[_pilot].json`` and ``.md``.
 
@@ -123,12 +131,14 @@ def oracle_start(target_values: dict[str, Any], how: str, group: str, seed: int)
     raise SystemExit(f"--start {how!r}: use config, target or near:A (A a jitter amplitude; shape only)")
 
 
-def ratio_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242) -> float:
+def ratio_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242, params: Any = None) -> float:
     """The final iterate's distance ratio on ``n`` fresh renders at ``spp`` with the *optimisation's*
     integrator and tone map (not the display renders the criterion sees).
 
-    A metamer at ratio 1 here but above 1 on display renders was matched at the optimisation's noise
-    level: the model's response to Monte-Carlo noise is part of what it matched.
+    The seeds are the same for every run (``seed`` for the target, ``seed + 100000`` for the iterate), so
+    compare with the target itself under the same seeds (``params`` = the target's; each run records it),
+    not with 1. An iterate at that value here but above 1 on display renders differs from its target by less
+    than the optimisation's render noise and by more than the display renders'.
     """
     import torch
 
@@ -152,13 +162,14 @@ def ratio_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242) -> float:
         return {k: torch.stack(v) for k, v in out.items()}
 
     target = feats(copy_params(t.params), seed)
-    metamer = feats(m.params(), seed + 100_000)
+    metamer = feats(m.params() if params is None else params, seed + 100_000)
     kind_d = m.settings.optimize.distance
     return mean_distance(metamer, target, kind_d) / mean_distance(target, target, kind_d, exclude_same=True)
 
 
 def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "config") -> dict[str, Any]:
     """One job under one estimator from a ``--start`` (see the module docstring and :func:`oracle_start`)."""
+    from mrd.groups import copy_params
     from mrd.synthesis.metamer import Metamer
 
     cfg = experiment_config(ctx.gen.cfg, estimator, check_every, job.group)
@@ -176,6 +187,8 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "con
     g = rec.info["criterion_graded"]
     spp = ctx.gen.cfg.render.spp
     at_spp = {f"ratio_spp{k}": ratio_at_spp(m, k) for k in sorted({spp, 64})}
+    itself = copy_params(m.target.params)
+    at_spp.update({f"target_ratio_spp{k}": ratio_at_spp(m, k, params=itself) for k in sorted({spp, 64})})
     per_view = bool(cfg.optimize.step_per_view)
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator, "start": start,
             "start_ratio": g["distance_start"] / g["distance_target"],
@@ -212,17 +225,36 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: 
     r_rows = [[r["job"], r["setting"], r["steps"], r.get("updates", r["steps"]), f"{r['seconds']:.0f}", "yes" if r["met"] else "no",
                "yes" if r["success"] else "no", f"{r['oddity_pc']:.3f}", f"{r['null_p']:.4f}",
                f"{r['distance_ratio']:.3f}",
-               " / ".join(f"{r[k]:.3f}" for k in sorted(r, key=lambda k: int(k[9:]) if k.startswith("ratio_spp") else 0)
-                          if k.startswith("ratio_spp")) or "-"] for r in rows]  # fmt: skip
+               at_spp_cell(r)] for r in rows]  # fmt: skip
     return (f"Step budget {budget}, criterion checked every {check_every} steps; a run that never meets it counts "
             "the whole budget. Model oddity pc: the generating model's proportion correct at picking the metamer "
             "(chance 1/3; success needs <= 0.45); ratio: metamer-target distance / re-render distance on display renders; "
-            "ratio at spp 8 / 64: the same on 8 renders at that spp with the optimisation's integrator.\n\n"
+            "ratio at spp 8 / 64: the same on 8 renders at that spp with the optimisation's integrator, the same seeds "
+            "every run; in brackets the target itself on those seeds.\n\n"
             + md_table(["group", "setting", "runs", "criterion met", "stored success", "median steps",
                         "median updates", "median s", "median model pc", "median ratio"], s_rows)
             + "\n\nEvery run (final stored verdict):\n\n"
             + md_table(["metamer", "setting", "steps", "updates", "seconds", "met", "success", "model pc",
                         "null p", "ratio", "ratio at spp 8 / 64"], r_rows) + "\n" + trajectory(rows))  # fmt: skip
+
+
+def at_spp_cell(r: dict[str, Any]) -> str:
+    """``"a / b (c / d)"``: the iterate's ratios at each spp, and the target's own in brackets.
+
+    Examples
+    --------
+    >>> at_spp_cell({"ratio_spp8": 1.0, "ratio_spp64": 0.99, "target_ratio_spp8": 0.998, "target_ratio_spp64": 0.988})
+    '1.000 / 0.990 (0.998 / 0.988)'
+    >>> at_spp_cell({})
+    '-'
+    """
+    keys = sorted((k for k in r if k.startswith("ratio_spp")), key=lambda k: int(k[9:]))
+    if not keys:
+        return "-"
+    out = " / ".join(f"{r[k]:.3f}" for k in keys)
+    if all(f"target_{k}" in r for k in keys):
+        out += " (" + " / ".join(f"{r['target_' + k]:.3f}" for k in keys) + ")"
+    return out
 
 
 def trajectory(rows: list[dict[str, Any]]) -> str:
