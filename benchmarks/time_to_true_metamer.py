@@ -131,53 +131,49 @@ def oracle_start(target_values: dict[str, Any], how: str, group: str, seed: int)
     raise SystemExit(f"--start {how!r}: use config, target or near:A (A a jitter amplitude; shape only)")
 
 
-def ratio_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242, params: Any = None) -> float:
+def ratios_at_spp(m: Any, spp: int, n: int = 8, seed: int = 424_242) -> tuple[float, float]:
     """The final iterate's distance ratio on ``n`` fresh renders at ``spp`` with the *optimisation's*
-    integrator and tone map (not the display renders the criterion sees).
+    integrator and tone map (not the display renders the criterion sees), and the target itself's.
 
-    The seeds are the same for every run (``seed`` for the target, ``seed + 100000`` for the iterate), so
-    compare with the target itself under the same seeds (``params`` = the target's; each run records it),
-    not with 1. An iterate at that value here but above 1 on display renders differs from its target by less
-    than the optimisation's render noise and by more than the display renders'.
+    The seeds are the same for every run (``seed`` for the target's reference renders, ``seed + 100000``
+    for the iterate and for the target itself), so compare the iterate's ratio with the target's (the
+    second value), not with 1. An iterate at the target's value here but above 1 on display renders differs
+    from its target by less than the optimisation's render noise and by more than the display renders'.
     """
     import torch
 
     from mrd.groups import copy_params
-    from mrd.render.tonemap import tonemap_torch
     from mrd.synthesis.distances import mean_distance
+    from mrd.synthesis.objective import mean_features
 
     t, r, name = m.target, m.settings.render, m.group.name
-    kind = m._run.group.integrator
+    kind, v = m._run.group.integrator, t.renderer.n_views
 
-    def feats(params: Any, base: int) -> dict[str, Any]:
+    def feats(params: Any, base: int) -> dict[str, Any]:  # {layer: (n, V, ...)}, one entry per render
         t.renderer.set_params(params, (name,))
-        out: dict[str, list[Any]] = {}
-        with torch.no_grad():
-            for i in range(n):
-                imgs = t.renderer.render_views(spp, base + i * t.renderer.n_views, kind)
-                x = torch.stack([img.torch() for img in imgs]).to(m.model.device).permute(0, 3, 1, 2)
-                for k, v in m.model.features(tonemap_torch(x, r.exposure)).items():
-                    out.setdefault(k, []).append(v.cpu())
+        per = [mean_features(t.renderer, m.model, spp=spp, seed=base + i * v, integrator=kind, exposure=r.exposure)
+               for i in range(n)]  # fmt: skip
         t.reset()
-        return {k: torch.stack(v) for k, v in out.items()}
+        return {k: torch.stack([f[k].cpu() for f in per]) for k in per[0]}
 
-    target = feats(copy_params(t.params), seed)
-    metamer = feats(m.params() if params is None else params, seed + 100_000)
-    kind_d = m.settings.optimize.distance
-    return mean_distance(metamer, target, kind_d) / mean_distance(target, target, kind_d, exclude_same=True)
+    itself = copy_params(t.params)
+    reference, d = feats(itself, seed), m.settings.optimize.distance
+    tt = mean_distance(reference, reference, d, exclude_same=True)
+    return (mean_distance(feats(m.params(), seed + 100_000), reference, d) / tt,
+            mean_distance(feats(itself, seed + 100_000), reference, d) / tt)
 
 
 def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "config") -> dict[str, Any]:
     """One job under one estimator from a ``--start`` (see the module docstring and :func:`oracle_start`)."""
-    from mrd.groups import copy_params
     from mrd.synthesis.metamer import Metamer
 
     cfg = experiment_config(ctx.gen.cfg, estimator, check_every, job.group)
     model = ctx.gen.load_models()[job.model]
     null_display = _null_display(ctx, job)
     t0 = time.perf_counter()
-    m = Metamer(ctx.gen.target(job.scene), model, job.group, cfg, model_id=job.model, null_display=null_display)
-    values = oracle_start(ctx.gen.target(job.scene).params[job.group], start, job.group, job.seed)
+    target = ctx.gen.target(job.scene)
+    m = Metamer(target, model, job.group, cfg, model_id=job.model, null_display=null_display)
+    values = oracle_start(target.params[job.group], start, job.group, job.seed)
     m.setup(start=job.start, seed=job.seed, start_values=values)
     m.synthesize()
     seconds = time.perf_counter() - t0
@@ -186,16 +182,16 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "con
     rec = m.to_record()
     g = rec.info["criterion_graded"]
     spp = ctx.gen.cfg.render.spp
-    at_spp = {f"ratio_spp{k}": ratio_at_spp(m, k) for k in sorted({spp, 64})}
-    itself = copy_params(m.target.params)
-    at_spp.update({f"target_ratio_spp{k}": ratio_at_spp(m, k, params=itself) for k in sorted({spp, 64})})
+    at_spp = {}
+    for k in sorted({spp, 64}):
+        at_spp[f"ratio_spp{k}"], at_spp[f"target_ratio_spp{k}"] = ratios_at_spp(m, k)
     per_view = bool(cfg.optimize.step_per_view)
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator, "start": start,
             "start_ratio": g["distance_start"] / g["distance_target"],
             "steps": m.steps, "updates": m.steps * (ctx.gen.cfg.render.views if per_view else 1), "seconds": seconds, "met": met, "success": bool(rec.success),
             "oddity_pc": rec.criterion["oddity_pc"], "null_p": rec.criterion["null_p"],
             "distance_ratio": g.get("distance_ratio"), **at_spp,
-            "param_distance": m.group.distance(ctx.gen.target(job.scene).params[job.group], m.final),
+            "param_distance": m.group.distance(target.params[job.group], m.final),
             "checks": [{k: c.get(k) for k in ("step", "oddity_pc", "null_p", "distance_ratio", "passed")} for c in checks]}
 
 
