@@ -143,6 +143,13 @@ class OptimizeSettings(StrictModel):
         description="demo: stop by the stop rule above; experiment: check the strict criterion every "
         "`criterion.check_every` steps on fresh display renders and stop when it holds (or at `steps`)",
     )
+    restarts: Integer(ge=0, le=100) = Field(
+        0,
+        description="a run whose result the strict criterion refuses (judged on fresh display renders when it "
+        "ends) starts again from a new start draw, up to this many times; the record keeps the first attempt that "
+        "passes, else the one closest to the target (lowest display distance ratio), and lists every attempt "
+        "(docs/generate.md 'Restarts')",
+    )
     store_progress: Integer(ge=0, le=100000) = Field(
         0, description="keep the varied group's values every N steps in the stored metamer (0 = off)"
     )

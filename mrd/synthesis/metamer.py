@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from mrd.groups import copy_params, get_group
-from mrd.render.tonemap import describe as tone_map_name
 from mrd.render.tonemap import display_image
 from mrd.synthesis.null import null_params, render_null_displays
+from mrd.synthesis.record import OPTIMISATION_NULLS
 from mrd.synthesis.seeds import Seeds
 from mrd.synthesis.target import Target
 from stimuli.records import MetamerRecord, Params
@@ -119,8 +119,6 @@ class Metamer:
             ``self``.
         """
         from mrd.synthesis.objective import Objective, mean_features, noise_ceiling
-        from mrd.synthesis.optimize import Optimization, Schedule
-        from mrd.synthesis.stop import StopRule
 
         s, o, r, t = self.settings, self.settings.optimize, self.settings.render, self.target
         name = self.group.name
@@ -131,9 +129,9 @@ class Metamer:
             self.null_display_images = self.render_null()
         explicit = getattr(start, name, start) if start is not None else None
         self.explicit_start = explicit is not None
-        rng = np.random.default_rng(self.seeds.start)
+        self._redraw = None if start_values is not None else (explicit,)  # what a restart draws again
         if start_values is None:
-            start_values = self.group.start_values(s, t.params[name], rng, explicit, getattr(s, "resolve", None) or _path)
+            start_values = self.draw_start(0)
         else:
             self.explicit_start = True
         param = self.group.parametrise(start_values, s, t.params)
@@ -151,18 +149,30 @@ class Metamer:
         t.reset()
         self.null_max = float(max(sims)) if sims else None
 
+        self.attempts: list[Any] = []
+        self.restart_note: str | None = None
+        self._run = None
+        self.begin(start_values, 0, param)
+        self._reference_feats: dict[str, Any] | None = None
+        return self
+
+    def begin(self, start_values: dict[str, np.ndarray], attempt: int, param: Any = None) -> None:
+        """Start optimisation attempt ``attempt`` (0, or a restart: :mod:`mrd.synthesis.restarts`) from
+        ``start_values``; the objective, noise ceiling and null reference stay."""
+        from mrd.synthesis.objective import mean_features
+        from mrd.synthesis.optimize import Optimization, Schedule
+        from mrd.synthesis.stop import StopRule
+
+        s, o, r, t, sd, name = self.settings, self.settings.optimize, self.settings.render, self.target, self.seeds, \
+            self.group.name  # fmt: skip
+        param = param if param is not None else self.group.parametrise(start_values, s, t.params)
+        ren, kind = t.renderer, param.integrator
         ren.set_params({name: start_values}, (name,))
         experiment = getattr(o, "mode", "demo") == "experiment"
         rule = StopRule(steps=o.steps, window=o.convergence_window, tol=o.convergence_tol,
                         stop_on_success=o.stop_on_success and not experiment, fraction=o.success_fraction)  # fmt: skip
-        crit = getattr(s, "criterion", None)
-        check_every = (crit.check_every or max(1, o.steps // 10)) if experiment and crit is not None else 0
-        schedule = Schedule(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
-                            iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
-                            average_window=getattr(o, "average_window", 20),
-                            check_every=check_every, passes=getattr(crit, "passes", 1),
-                            per_view=getattr(o, "step_per_view", False),
-                            remesh_lr_factor=getattr(o, "remesh_lr_factor", 1.0))  # fmt: skip
+        schedule = Schedule.from_settings(s)
+
         def target_at(spp: int) -> Any:  # the objective's target at a ramp level (then back to the iterate)
             t.reset()
             feats = mean_features(ren, self.model, seed=sd.target_features + 7919 * spp, n=o.target_renders,
@@ -170,12 +180,42 @@ class Metamer:
             ren.set_params({name: self._run.values()}, (name,))
             return feats
 
+        previous = self._run
         self._run = Optimization(ren, param, self.objective, lr=self.group.learning_rate(s), spp=r.spp,
-                                 seed=sd.render, rule=rule, null_max=self.null_max, ceiling=self.noise_ceiling,
-                                 schedule=schedule, target_at=target_at)  # fmt: skip
+                                 seed=sd.render_of(attempt), rule=rule, null_max=self.null_max,
+                                 ceiling=self.noise_ceiling, schedule=schedule, target_at=target_at)  # fmt: skip
+        if previous is not None:  # ramp-level targets do not depend on the attempt
+            self._run.targets.update(previous.targets)
+        self.attempt, self.attempt_start = attempt, start_values
+        self.snapshots = {}
+        self._forget_start()
+
+    def draw_start(self, attempt: int) -> dict[str, np.ndarray] | None:
+        """The start values of restart ``attempt`` (None when the start was given as values: nothing to draw)."""
+        if self._redraw is None:
+            return None
+        s = self.settings
+        rng = np.random.default_rng(self.seeds.start_of(attempt))
+        return self.group.start_values(s, self.target.params[self.group.name], rng, self._redraw[0],
+                                       getattr(s, "resolve", None) or _path)  # fmt: skip
+
+    def resume_attempt(self, attempt: Any) -> None:
+        """Make an ended attempt (:class:`mrd.synthesis.restarts.Attempt`) the metamer's current one."""
+        self._run, self.attempt, self.attempt_start = attempt.run, attempt.attempt, attempt.start
+        self.snapshots = dict(attempt.snapshots)
+        self.target.renderer.set_params({self.group.name: self._run.values()}, (self.group.name,))
+        self._forget_start()
+
+    def _forget_start(self) -> None:  # the criterion's start renders belong to the current attempt
         self.start_renders = None
-        self._reference_feats: dict[str, Any] | None = None
-        return self
+        if getattr(self, "_reference_feats", None):
+            self._reference_feats.pop("start", None)
+
+    def restart_info(self) -> dict[str, Any]:
+        """What the record says of restarts (:func:`mrd.synthesis.restarts.restart_info`)."""
+        from mrd.synthesis.restarts import restart_info
+
+        return restart_info(self)
 
     def null_draws(self) -> list[Params]:
         """The null scenes (target with the group drawn from its prior), ``[null] draws`` of them."""
@@ -197,15 +237,38 @@ class Metamer:
     def synthesize(self, max_steps: int | None = None) -> Metamer:
         """Optimise until the stop rule fires (or ``max_steps`` more steps); call again to go on.
 
+        With ``[optimize] restarts`` an attempt the criterion refuses is followed by one from a new start
+        (:mod:`mrd.synthesis.restarts`); ``max_steps`` counts the steps of all attempts.
+
         Returns
         -------
         Metamer
             ``self``.
         """
+        from mrd.synthesis.restarts import end_attempt
+
         if self._run is None:
             self.setup()
+        left = max_steps
+        while True:
+            run = self._run
+            before = run.step
+            self._run_attempt(left)
+            if left is not None:
+                left -= run.step - before
+            ended = run.done or run.step >= run.rule.steps
+            if not ended or not getattr(self.settings.optimize, "restarts", 0) or self._judged(run):
+                return self
+            if not end_attempt(self) or (left is not None and left <= 0):
+                return self
+
+    def _judged(self, run: Any) -> bool:  # whether this ended attempt was judged already (a call after the end)
+        return any(a.run is run for a in self.attempts)
+
+    def _run_attempt(self, max_steps: int | None) -> None:
         run = self._run
-        bar = _step_bar(self.seeds.metamer_id, self.settings.optimize.steps, self.progress, run.step)
+        bar = _step_bar(f"{self.seeds.metamer_id}" + (f" restart {self.attempt}" if self.attempt else ""),
+                        self.settings.optimize.steps, self.progress, run.step)  # fmt: skip
         every = self.store_progress
 
         def on_step(step: int, loss: float, sim: float) -> None:
@@ -222,10 +285,14 @@ class Metamer:
         finally:
             if bar is not None:
                 bar.close()
-        return self
 
     def _check(self, step: int, values: dict[str, np.ndarray]) -> dict[str, Any]:
         """Experiment mode: the strict criterion on fresh display renders of the current values."""
+        return self.judge(values, self.seeds.check(step, self.attempt))
+
+    def judge(self, values: dict[str, np.ndarray], base: int) -> dict[str, Any]:
+        """The strict criterion on ``criterion.check_renders`` fresh display renders (seeds ``base``, ``base + 1``,
+        ...) of the group at ``values``, a pass confirmed on as many more; the renderer is left at ``values``."""
         crit = self.settings.criterion
         p = self.params()
         p[self.group.name] = values
@@ -233,13 +300,14 @@ class Metamer:
         def judge(base: int) -> Any:  # the criterion on check_renders fresh renders with seeds base, base + 1, ...
             return self.evaluate(self.display_renders(p, [base + i for i in range(crit.check_renders)]), seed=base)
 
-        ev = judge(self.seeds.check(step))
+        ev = judge(base)
         out = {"passed": ev.success, "oddity_pc": round(ev.criterion["oddity_pc"], 4),
                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"],
                "distance_ratio": round(float(ev.graded.get("distance_ratio", float("nan"))), 4)}  # fmt: skip
         if ev.success:  # stopping at the first lucky check would select noise: confirm on fresh renders
-            again = judge(self.seeds.check(step) + 7_919 * crit.check_renders)
+            again = judge(base + 7_919 * crit.check_renders)
             out["confirm_oddity_pc"] = round(again.criterion["oddity_pc"], 4)
+            out["confirm_null_p"] = round(again.criterion["null_p"], 4)
             out["passed"] = bool(again.success)
         self.target.renderer.set_params({self.group.name: values}, (self.group.name,))
         return out
@@ -267,7 +335,9 @@ class Metamer:
         m = self.model
         if self._reference_feats is None:  # the same for every check of this metamer
             self._reference_feats = {k: render_features(m, v) for k, v in (
-                ("target", t.renders), ("start", self.start_renders), ("null", self.null_display_images))}  # fmt: skip
+                ("target", t.renders), ("null", self.null_display_images))}  # fmt: skip
+        if "start" not in self._reference_feats:  # the same for every check of this attempt
+            self._reference_feats["start"] = render_features(m, self.start_renders)
         feats = dict(self._reference_feats, metamer=render_features(m, metamer_renders))
         rule = Criterion(oddity_pc_max=crit.oddity_pc_max, null_alpha=crit.null_alpha, n_triplets=crit.triplets,
                          kind=s.optimize.distance)  # fmt: skip
@@ -321,65 +391,11 @@ class Metamer:
 
     # -- the record ----------------------------------------------------------------------------
     def to_record(self) -> MetamerRecord:
-        """Render at display spp, score under every scoring model and describe the metamer for the store."""
-        from mrd.synthesis.similarity import score_images
+        """Render at display spp, score under every scoring model and describe the metamer for the store
+        (:func:`mrd.synthesis.record.metamer_record`)."""
+        from mrd.synthesis.record import metamer_record
 
-        s, o, r, t, name = self.settings, self.settings.optimize, self.settings.render, self.target, self.group.name
-        res = self._run.result()
-        final_params, initial_params = copy_params(t.params), copy_params(t.params)
-        final_params[name], initial_params[name] = res.final, res.initial
-        t.renderer.set_params(final_params, (name,))
-        hdr = t.renderer.render_display(r.display_spp, self.seeds.display)
-        display = display_image(hdr, r.exposure)
-        t.reset()
-        seeds = [self.seeds.display_render(i) for i in range(r.display_renders)]
-        renders = np.concatenate([display[None], self.display_renders(final_params, seeds[1:])]) if len(seeds) > 1 \
-            else display[None]  # fmt: skip
-
-        null_display = self.null_display_images
-        similarity = {mid: score_images(m, t.display, display, null_display) for mid, m in self.scoring_models.items()}
-        evaluation = self.evaluate(renders)
-        success = evaluation.success
-        distance = self.group.distance(t.params[name], res.final)
-        info = dict(
-            res.info, start="explicit" if self.explicit_start else "prior", distance=o.distance,
-            target_renders=o.target_renders, null_max_cosine_optimisation=self.null_max,
-            noise_ceiling_optimisation=self.noise_ceiling,
-            similarity_curve=[round(float(x), 6) for x in res.similarity],
-            total_time_s=time.perf_counter() - self.t_start, config_title=getattr(s, "title", ""),
-        )  # fmt: skip
-        info["criterion_graded"] = _jsonable(evaluation.graded)
-        info["optimisation_null_draws"] = min(OPTIMISATION_NULLS, len(null_display))
-        if self.store_progress:
-            info["store_progress"] = self.store_progress
-        record = MetamerRecord(
-            metamer_id=self.seeds.metamer_id, scene_id=t.scene_id, model_id=self.model_id,
-            layers=list(self.model.record.layers), group=name, seed=self.seed,
-            initial_params=initial_params, final_params=final_params,
-            display=display, hdr=hdr, loss=res.loss, steps=res.steps, wall_time_s=res.wall_time_s,
-            converged=res.converged, success=success, similarity=similarity, physical_distance=distance,
-            tone_map=tone_map_name(r.exposure), null_display=null_display, info=info,
-            renders=renders, render_seeds=seeds, criterion=evaluation.criterion,
-        )  # fmt: skip
-        if self.snapshots and hasattr(record, "progress"):
-            record.progress = {k: dict(v) for k, v in self.snapshots.items()}
-        return record
-
-
-OPTIMISATION_NULLS = 16
-"""Null draws (of the K) whose optimisation-regime similarity sets the loose stop rule's null maximum."""
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else round(float(value), 6)
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    return value
+        return metamer_record(self)
 
 
 def _path(p: str) -> Any:

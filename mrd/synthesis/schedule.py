@@ -49,6 +49,25 @@ class Schedule:
     per_view: bool = False
     remesh_lr_factor: float = 1.0
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Schedule:
+        """The schedule ``[optimize]`` and ``[criterion]`` of ``settings`` describe (checks in the experiment mode).
+
+        Examples
+        --------
+        >>> from mrd.config import SynthesisSettings
+        >>> Schedule.from_settings(SynthesisSettings(optimize={"mode": "experiment", "steps": 50})).check_every
+        5
+        """
+        o, crit = settings.optimize, getattr(settings, "criterion", None)
+        experiment = getattr(o, "mode", "demo") == "experiment"
+        check_every = (crit.check_every or max(1, o.steps // 10)) if experiment and crit is not None else 0
+        return cls(decay=getattr(o, "lr_decay", "none"), final_fraction=getattr(o, "lr_final_fraction", 0.1),
+                   iterate=getattr(o, "iterate", "last"), spp_final=getattr(o, "spp_final", 0),
+                   average_window=getattr(o, "average_window", 20), check_every=check_every,
+                   passes=getattr(crit, "passes", 1), per_view=getattr(o, "step_per_view", False),
+                   remesh_lr_factor=getattr(o, "remesh_lr_factor", 1.0))  # fmt: skip
+
     def lr_at(self, lr: float, step: int, steps: int) -> float:
         """The learning rate of ``step`` (0-based) of ``steps``."""
         t = step / max(steps - 1, 1)

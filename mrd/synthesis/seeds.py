@@ -10,6 +10,8 @@ Examples
 'ball.material.m.s0'
 >>> s.target_features == s.render + 1_000_003
 True
+>>> s.start_of(0) == s.start != s.start_of(1)
+True
 """
 
 from __future__ import annotations
@@ -79,6 +81,20 @@ class Seeds:
         """Seed of optimisation step 0 (step ``s`` uses ``render + s * views``)."""
         return stable_seed(self.master, self.metamer_id, "render")
 
+    def start_of(self, attempt: int) -> int:
+        """Seed of the start draw of restart ``attempt`` (attempt 0 is :attr:`start`)."""
+        return self.start if attempt == 0 else stable_seed(self.master, self.scene_id, self.group, self.seed,
+                                                           "start", attempt)  # fmt: skip
+
+    def render_of(self, attempt: int) -> int:
+        """Seed of optimisation step 0 of restart ``attempt`` (attempt 0 is :attr:`render`)."""
+        return self.render if attempt == 0 else stable_seed(self.master, self.metamer_id, "render", attempt)
+
+    @property
+    def attempt_judge(self) -> int:
+        """Base seed of the criterion judgement at the end of every attempt (the same for all: paired)."""
+        return stable_seed(self.master, self.metamer_id, "attempt-judge")
+
     @property
     def target_features(self) -> int:
         return self.render + 1_000_003
@@ -103,9 +119,11 @@ class Seeds:
         """Seed of display render ``r`` of the start scene (the criterion's "beats its start")."""
         return stable_seed(self.master, self.metamer_id, "start-display", r)
 
-    def check(self, step: int) -> int:
-        """Base seed of the criterion check at optimisation step ``step`` (experiment mode)."""
-        return stable_seed(self.master, self.metamer_id, "check", step)
+    def check(self, step: int, attempt: int = 0) -> int:
+        """Base seed of the criterion check at optimisation step ``step`` of restart ``attempt`` (experiment mode)."""
+        if attempt == 0:
+            return stable_seed(self.master, self.metamer_id, "check", step)
+        return stable_seed(self.master, self.metamer_id, "check", step, "attempt", attempt)
 
     @property
     def triplets(self) -> int:
