@@ -179,6 +179,9 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "con
     seconds = time.perf_counter() - t0
     met = m.stop_reason == "criterion"
     checks = m._run.checks
+    attempts = [a.summary() for a in m.attempts]
+    if attempts:  # restarts: met = the kept attempt passed (checks or its end judgement); steps of all attempts
+        met = bool(attempts[m.attempt]["passed"])
     rec = m.to_record()
     g = rec.info["criterion_graded"]
     spp = ctx.gen.cfg.render.spp
@@ -186,12 +189,14 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "con
     for k in sorted({spp, 64}):
         at_spp[f"ratio_spp{k}"], at_spp[f"target_ratio_spp{k}"] = ratios_at_spp(m, k)
     per_view = bool(cfg.optimize.step_per_view)
+    total = sum(a["steps"] for a in attempts) if attempts else m.steps
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator, "start": start,
             "start_ratio": g["distance_start"] / g["distance_target"],
-            "steps": m.steps, "updates": m.steps * (ctx.gen.cfg.render.views if per_view else 1), "seconds": seconds, "met": met, "success": bool(rec.success),
+            "steps": total, "updates": total * (ctx.gen.cfg.render.views if per_view else 1),
+            "attempts": attempts, "kept_attempt": m.attempt, "seconds": seconds, "met": met, "success": bool(rec.success),
             "oddity_pc": rec.criterion["oddity_pc"], "null_p": rec.criterion["null_p"],
             "distance_ratio": g.get("distance_ratio"), **at_spp,
-            "param_distance": m.group.distance(target.params[job.group], m.final),
+            "param_distance": m.group.distance(target.params[job.group], rec.final_params[job.group]),
             "checks": [{k: c.get(k) for k in ("step", "oddity_pc", "null_p", "distance_ratio", "passed")} for c in checks]}
 
 
@@ -231,7 +236,8 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], budget: 
                         "median updates", "median s", "median model pc", "median ratio"], s_rows)
             + "\n\nEvery run (final stored verdict):\n\n"
             + md_table(["metamer", "setting", "steps", "updates", "seconds", "met", "success", "model pc",
-                        "null p", "ratio", "ratio at spp 8 / 64"], r_rows) + "\n" + trajectory(rows))  # fmt: skip
+                        "null p", "ratio", "ratio at spp 8 / 64"], r_rows) + "\n" + trajectory(rows)
+            + attempts_table(rows))  # fmt: skip
 
 
 def at_spp_cell(r: dict[str, Any]) -> str:
@@ -270,6 +276,27 @@ def trajectory(rows: list[dict[str, Any]]) -> str:
     return ("\nChecks during each run (step: distance ratio (model pc)); start ratio: the start's distance to the "
             "target over a re-render's:\n\n" + md_table(["metamer", "setting", "start", "start ratio", "checks"], t_rows)
             + "\n")
+
+
+def attempts_table(rows: list[dict[str, Any]]) -> str:
+    """Restarts: every attempt of every run, judged when it ended ("" when no run restarted).
+
+    Examples
+    --------
+    >>> r = {"job": "j", "kept_attempt": 1, "attempts": [{"attempt": 0, "steps": 9, "stop_reason": "max_steps",
+    ...      "passed": False, "oddity_pc": 1.0, "distance_ratio": 2.7}, {"attempt": 1, "steps": 5,
+    ...      "stop_reason": "criterion", "passed": True, "oddity_pc": 0.4, "distance_ratio": 1.0}]}
+    >>> "| j | 1 (kept) | 5 | criterion | yes | 0.400 | 1.000 |" in attempts_table([r])
+    True
+    """
+    t_rows = [[r["job"], f"{a['attempt']}" + (" (kept)" if a["attempt"] == r.get("kept_attempt") else ""),
+               a["steps"], a["stop_reason"], "yes" if a["passed"] else "no", f"{a['oddity_pc']:.3f}",
+               f"{a['distance_ratio']:.3f}"] for r in rows for a in r.get("attempts", [])]  # fmt: skip
+    if not t_rows:
+        return ""
+    return ("\nAttempts (`restarts`): each judged when it ended on fresh display renders (the same seeds for every "
+            "attempt of a run):\n\n" + md_table(["metamer", "attempt", "steps", "stop", "passed", "model pc", "ratio"],
+                                                t_rows) + "\n")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

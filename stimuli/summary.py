@@ -188,7 +188,22 @@ def _metamer_row(s: StimulusSet, xid: str) -> dict[str, Any]:
             for mid, sim in m.similarity.items()
         },
         "physical_distance": m.physical_distance,
+        **_attempts(m.info),
     }
+
+
+def _attempts(info: dict[str, Any]) -> dict[str, Any]:
+    """``attempts`` and ``kept_attempt`` of a metamer made with restarts (``[optimize] restarts``), else nothing.
+
+    Examples
+    --------
+    >>> _attempts({"attempts": [{"attempt": 0}, {"attempt": 1}], "kept_attempt": 1}), _attempts({})
+    ({'attempts': 2, 'kept_attempt': 1}, {})
+    """
+    tries = info.get("attempts") if isinstance(info, dict) else None
+    if not isinstance(tries, list) or not tries:
+        return {}
+    return {"attempts": len(tries), "kept_attempt": info.get("kept_attempt")}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -232,6 +247,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 lines.append(f"      scored by {mid}: cosine {sim['cosine']:.4f} (null max {sim['null_max_cosine']:.4f}){agree}")
             elif agree:
                 lines.append(f"      {agree[2:]}")
+        if m.get("attempts"):
+            lines.append(f"      {m['attempts']} attempts (restarts), attempt {m['kept_attempt']} kept")
     for note in s.get("truncated", []):
         lines.append(f"  note: {note}")
     if s.get("user_modules"):

@@ -5,7 +5,8 @@ colour, and the budget 40 steps: whether an attempt reaches a metamer depends on
 luminance is from the target's, so a new start draw changes the outcome. Measured 2026-12-03 (16 px,
 llvm_ad_rgb): job seed 7's first start ends refused (model oddity pc 1.0, distance ratio 16.7), its first
 restart passes (pc 0.31, confirmed 0.31, null p 0.032, ratio 1.04); seed 0 is refused in three attempts
-(ratios 1.13, 1.003 (its confirmation's null p 0.097), 1.29).
+(ratios 1.13, 1.003 (its confirmation's null p 0.097), 1.29); in a config (model id "luminance") seed 7's
+four attempts all end refused (ratios 3-12).
 """
 
 from __future__ import annotations
@@ -117,3 +118,58 @@ def test_a_start_without_a_random_part_is_not_restarted(parts):
     m = metamer(parts, seed=1, restarts=2, start=StartSpec(material={"base_color": [0.05, 0.05, 0.9]}))
     assert len(m.attempts) == 1 and not m.attempts[0].judged["passed"]
     assert "no random part" in m.to_record().info["restart_note"]
+
+
+CONFIG = """
+seed = 0
+[render]
+resolution = 16
+views = 1
+spp = 4
+display_spp = 16
+display_renders = 6
+max_depth = 2
+[optimize]
+steps = 40
+target_renders = 2
+mode = "experiment"
+vary_material = ["base_color"]
+restarts = 3
+[optimize.lr]
+material = 0.2
+[null]
+draws = 30
+[criterion]
+check_every = 5
+triplets = 120
+check_renders = 6
+[[models]]
+id = "luminance"
+name = "mrd.models.testing:mean_luminance"
+layers = ["luminance"]
+[[scenes]]
+id = "ball"
+[[metamers]]
+groups = ["material"]
+seeds = [7]
+"""
+
+
+def test_a_config_with_restarts_writes_every_attempt_into_a_valid_store(tmp_path, parts):
+    from mrd.synthesis.generate import generate
+    from stimuli import StimulusSet, validate_store
+    from stimuli.summary import format_summary, summarize
+
+    (tmp_path / "r.toml").write_text(CONFIG)
+    generate(tmp_path / "r.toml", tmp_path / "r.h5", variant="llvm_ad_rgb", progress=False)
+    assert validate_store(tmp_path / "r.h5") == []
+    with StimulusSet(tmp_path / "r.h5") as s:
+        (mid,) = s.metamer_ids
+        info = s.metamer(mid, images=False).info
+    # measured: under this model id (its metamer id seeds the renders) all four attempts end refused, ratio 3-12
+    assert info["restarts"] == 3 and len(info["attempts"]) == 4, info["attempts"]
+    assert not any(a["passed"] for a in info["attempts"])
+    ratios = [a["distance_ratio"] for a in info["attempts"]]
+    assert info["kept_attempt"] == int(np.argmin(ratios))
+    assert info["steps_all_attempts"] == sum(a["steps"] for a in info["attempts"]) == 160
+    assert f"4 attempts (restarts), attempt {info['kept_attempt']} kept" in format_summary(summarize(tmp_path / "r.h5"))
