@@ -213,6 +213,12 @@ class SetConfig(SceneSet):
                     bad = [n for n in names if n not in known]
                     if bad:
                         raise ValueError(f"metamers[{i}].{kind}: unknown {bad}; known: {known}")
+        restarts = self.optimize.restarts
+        if isinstance(restarts, dict):
+            groups = sorted({g for block in self.metamers for g in block.groups})
+            bad = sorted(set(restarts) - set(groups))
+            if bad:
+                raise ValueError(f"optimize.restarts: no metamers vary {bad}; the groups of this config: {groups}")
         return self
 
     def jobs(self) -> list[Job]:

@@ -22,7 +22,7 @@ from mrd.groups.lighting import LIGHTING_PARAMS, LightingPrior
 from mrd.groups.material import MATERIAL_PARAMS, MaterialPrior
 from mrd.groups.shape import ShapePrior
 from mrd.render.scene import SHAPE_SPPC, SHAPE_SPPP
-from mrd.specbase import Flag, Integer, Number, StrictModel
+from mrd.specbase import Flag, Integer, Number, StrictModel, Text
 
 
 class RenderSettings(StrictModel):
@@ -143,12 +143,12 @@ class OptimizeSettings(StrictModel):
         description="demo: stop by the stop rule above; experiment: check the strict criterion every "
         "`criterion.check_every` steps on fresh display renders and stop when it holds (or at `steps`)",
     )
-    restarts: Integer(ge=0, le=100) = Field(
+    restarts: Integer(ge=0, le=100) | dict[Text(64), Integer(ge=0, le=100)] = Field(
         0,
         description="a run whose result the strict criterion refuses (judged on fresh display renders when it "
-        "ends) starts again from a new start draw, up to this many times; the record keeps the first attempt that "
-        "passes, else the one closest to the target (lowest display distance ratio), and lists every attempt "
-        "(docs/generate.md 'Restarts')",
+        "ends) starts again from a new start draw, up to this many times (a number for every group, or a table "
+        "per group, e.g. { material = 3 }); the record keeps the first attempt that passes, else the one closest "
+        "to the target (lowest display distance ratio), and lists every attempt (docs/generate.md 'Restarts')",
     )
     store_progress: Integer(ge=0, le=100000) = Field(
         0, description="keep the varied group's values every N steps in the stored metamer (0 = off)"

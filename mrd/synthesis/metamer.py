@@ -245,7 +245,7 @@ class Metamer:
         Metamer
             ``self``.
         """
-        from mrd.synthesis.restarts import end_attempt
+        from mrd.synthesis.restarts import end_attempt, restarts_for
 
         if self._run is None:
             self.setup()
@@ -257,7 +257,7 @@ class Metamer:
             if left is not None:
                 left -= run.step - before
             ended = run.done or run.step >= run.rule.steps
-            if not ended or not getattr(self.settings.optimize, "restarts", 0) or self._judged(run):
+            if not ended or not restarts_for(self.settings.optimize, self.group.name) or self._judged(run):
                 return self
             if not end_attempt(self) or (left is not None and left <= 0):
                 return self

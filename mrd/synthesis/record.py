@@ -49,6 +49,7 @@ def metamer_record(m: Any) -> MetamerRecord:
     -------
     stimuli.records.MetamerRecord
     """
+    from mrd.synthesis.restarts import restarts_for
     from mrd.synthesis.similarity import score_images
 
     s, o, r, t, name = m.settings, m.settings.optimize, m.settings.render, m.target, m.group.name
@@ -78,7 +79,7 @@ def metamer_record(m: Any) -> MetamerRecord:
     info["optimisation_null_draws"] = min(OPTIMISATION_NULLS, len(null_display))
     if m.store_progress:
         info["store_progress"] = m.store_progress
-    if getattr(o, "restarts", 0):
+    if restarts_for(o, name):
         info.update(jsonable(m.restart_info()))
     record = MetamerRecord(
         metamer_id=m.seeds.metamer_id, scene_id=t.scene_id, model_id=m.model_id,

@@ -95,6 +95,21 @@ def same_start(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
 
 
+def restarts_for(optimize: Any, group: str) -> int:
+    """The restarts ``[optimize] restarts`` allows a metamer of ``group`` (a number, or a table per group).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> restarts_for(NS(restarts=2), "shape"), restarts_for(NS(restarts={"material": 3}), "shape")
+    (2, 0)
+    >>> restarts_for(NS(restarts={"material": 3}), "material"), restarts_for(NS(), "material")
+    (3, 0)
+    """
+    r = getattr(optimize, "restarts", 0)
+    return int(r.get(group, 0)) if isinstance(r, dict) else int(r)
+
+
 def end_attempt(m: Any) -> bool:
     """Judge ``m``'s ended attempt and start the next one if it was refused and restarts remain.
 
@@ -113,7 +128,7 @@ def end_attempt(m: Any) -> bool:
     judged = dict(run.checks[-1]) if run.reason == "criterion" and run.checks else m.judge(
         run.values_to_return(), m.seeds.attempt_judge)  # fmt: skip
     m.attempts.append(Attempt(m.attempt, run, judged, m.attempt_start, dict(m.snapshots)))
-    restarts = int(getattr(m.settings.optimize, "restarts", 0))
+    restarts = restarts_for(m.settings.optimize, m.group.name)
     if not judged.get("passed") and len(m.attempts) <= restarts:
         start = m.draw_start(len(m.attempts))
         if start is not None and not any(same_start(start, a.start) for a in m.attempts):
@@ -140,7 +155,7 @@ def restart_info(m: Any) -> dict[str, Any]:
         and, where restarts were wanted but impossible, ``restart_note``.
     """
     runs = [a.run for a in m.attempts] or [m._run]
-    out = {"restarts": int(getattr(m.settings.optimize, "restarts", 0)), "kept_attempt": m.attempt,
+    out = {"restarts": restarts_for(m.settings.optimize, m.group.name), "kept_attempt": m.attempt,
            "attempts": [a.summary() for a in m.attempts], "steps_all_attempts": int(sum(r.step for r in runs))}
     if m.restart_note:
         out["restart_note"] = m.restart_note

@@ -134,7 +134,7 @@ steps = 40
 target_renders = 2
 mode = "experiment"
 vary_material = ["base_color"]
-restarts = 3
+restarts = { material = 3 }
 [optimize.lr]
 material = 0.2
 [null]
@@ -173,3 +173,13 @@ def test_a_config_with_restarts_writes_every_attempt_into_a_valid_store(tmp_path
     assert info["kept_attempt"] == int(np.argmin(ratios))
     assert info["steps_all_attempts"] == sum(a["steps"] for a in info["attempts"]) == 160
     assert f"4 attempts (restarts), attempt {info['kept_attempt']} kept" in format_summary(summarize(tmp_path / "r.h5"))
+
+
+def test_a_restarts_table_naming_a_group_no_metamer_varies_is_refused(tmp_path):
+    from mrd.config import load_config
+    from stimuli.errors import MRDError
+
+    (tmp_path / "bad.toml").write_text(CONFIG.replace("restarts = { material = 3 }", "restarts = { materail = 3 }"))
+    with pytest.raises(MRDError) as e:
+        load_config(tmp_path / "bad.toml")
+    assert "optimize.restarts" in str(e.value) and "materail" in str(e.value) and "bad.toml" in str(e.value)
