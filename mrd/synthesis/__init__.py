@@ -1,6 +1,6 @@
 """Synthesis: seeds, target scenes, the objective, the stop rule, the optimisation loop, the null
-reference, the :class:`~mrd.synthesis.metamer.Metamer` object, ``generate`` over a config, the
-executors (local, Ray) and ``score``.
+reference, the :class:`~mrd.synthesis.metamer.Metamer` object (its restarts and its store record),
+``generate`` over a config, the executors (local, Ray, SLURM) and ``score``.
 
 Examples
 --------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -197,7 +198,7 @@ class Metamer:
         s = self.settings
         rng = np.random.default_rng(self.seeds.start_of(attempt))
         return self.group.start_values(s, self.target.params[self.group.name], rng, self._redraw[0],
-                                       getattr(s, "resolve", None) or _path)  # fmt: skip
+                                       getattr(s, "resolve", None) or Path)  # fmt: skip
 
     def resume_attempt(self, attempt: Any) -> None:
         """Make an ended attempt (:class:`mrd.synthesis.restarts.Attempt`) the metamer's current one."""
@@ -396,12 +397,6 @@ class Metamer:
         from mrd.synthesis.record import metamer_record
 
         return metamer_record(self)
-
-
-def _path(p: str) -> Any:
-    from pathlib import Path
-
-    return Path(p)
 
 
 def _step_bar(desc: str, total: int, enabled: bool, initial: int = 0) -> Any:
