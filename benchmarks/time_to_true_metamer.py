@@ -177,19 +177,17 @@ def run(ctx: _Ctx, job: Any, estimator: str, check_every: int, start: str = "con
     m.setup(start=job.start, seed=job.seed, start_values=values)
     m.synthesize()
     seconds = time.perf_counter() - t0
-    met = m.stop_reason == "criterion"
     checks = m._run.checks
-    attempts = [a.summary() for a in m.attempts]
-    if attempts:  # restarts: met = the kept attempt passed (checks or its end judgement); steps of all attempts
-        met = bool(attempts[m.attempt]["passed"])
     rec = m.to_record()
+    attempts = rec.info.get("attempts", [])  # restarts: met = the kept attempt passed; steps of all attempts
+    met = bool(attempts[m.attempt]["passed"]) if attempts else m.stop_reason == "criterion"
+    total = rec.info.get("steps_all_attempts", m.steps)
     g = rec.info["criterion_graded"]
     spp = ctx.gen.cfg.render.spp
     at_spp = {}
     for k in sorted({spp, 64}):
         at_spp[f"ratio_spp{k}"], at_spp[f"target_ratio_spp{k}"] = ratios_at_spp(m, k)
     per_view = bool(cfg.optimize.step_per_view)
-    total = sum(a["steps"] for a in attempts) if attempts else m.steps
     return {"job": job.metamer_id, "group": job.group, "seed": job.seed, "setting": estimator, "start": start,
             "start_ratio": g["distance_start"] / g["distance_target"],
             "steps": total, "updates": total * (ctx.gen.cfg.render.views if per_view else 1),

@@ -130,7 +130,7 @@ class Metamer:
             self.null_display_images = self.render_null()
         explicit = getattr(start, name, start) if start is not None else None
         self.explicit_start = explicit is not None
-        self._redraw = None if start_values is not None else (explicit,)  # what a restart draws again
+        self._explicit, self._drawn = explicit, start_values is None  # what a restart draws again
         if start_values is None:
             start_values = self.draw_start(0)
         else:
@@ -153,8 +153,8 @@ class Metamer:
         self.attempts: list[Any] = []
         self.restart_note: str | None = None
         self._run = None
-        self.begin(start_values, 0, param)
         self._reference_feats: dict[str, Any] | None = None
+        self.begin(start_values, 0, param)
         return self
 
     def begin(self, start_values: dict[str, np.ndarray], attempt: int, param: Any = None) -> None:
@@ -193,11 +193,11 @@ class Metamer:
 
     def draw_start(self, attempt: int) -> dict[str, np.ndarray] | None:
         """The start values of restart ``attempt`` (None when the start was given as values: nothing to draw)."""
-        if self._redraw is None:
+        if not self._drawn:
             return None
         s = self.settings
         rng = np.random.default_rng(self.seeds.start_of(attempt))
-        return self.group.start_values(s, self.target.params[self.group.name], rng, self._redraw[0],
+        return self.group.start_values(s, self.target.params[self.group.name], rng, self._explicit,
                                        getattr(s, "resolve", None) or Path)  # fmt: skip
 
     def resume_attempt(self, attempt: Any) -> None:
@@ -209,14 +209,8 @@ class Metamer:
 
     def _forget_start(self) -> None:  # the criterion's start renders belong to the current attempt
         self.start_renders = None
-        if getattr(self, "_reference_feats", None):
+        if self._reference_feats:
             self._reference_feats.pop("start", None)
-
-    def restart_info(self) -> dict[str, Any]:
-        """What the record says of restarts (:func:`mrd.synthesis.restarts.restart_info`)."""
-        from mrd.synthesis.restarts import restart_info
-
-        return restart_info(self)
 
     def null_draws(self) -> list[Params]:
         """The null scenes (target with the group drawn from its prior), ``[null] draws`` of them."""
@@ -298,15 +292,15 @@ class Metamer:
         p = self.params()
         p[self.group.name] = values
 
-        def judge(base: int) -> Any:  # the criterion on check_renders fresh renders with seeds base, base + 1, ...
+        def once(base: int) -> Any:  # the criterion on check_renders fresh renders with seeds base, base + 1, ...
             return self.evaluate(self.display_renders(p, [base + i for i in range(crit.check_renders)]), seed=base)
 
-        ev = judge(base)
+        ev = once(base)
         out = {"passed": ev.success, "oddity_pc": round(ev.criterion["oddity_pc"], 4),
                "null_p": round(ev.criterion["null_p"], 4), "beats_start": ev.criterion["beats_start"],
                "distance_ratio": round(float(ev.graded.get("distance_ratio", float("nan"))), 4)}  # fmt: skip
         if ev.success:  # stopping at the first lucky check would select noise: confirm on fresh renders
-            again = judge(base + 7_919 * crit.check_renders)
+            again = once(base + 7_919 * crit.check_renders)
             out["confirm_oddity_pc"] = round(again.criterion["oddity_pc"], 4)
             out["confirm_null_p"] = round(again.criterion["null_p"], 4)
             out["passed"] = bool(again.success)

@@ -49,7 +49,7 @@ def metamer_record(m: Any) -> MetamerRecord:
     -------
     stimuli.records.MetamerRecord
     """
-    from mrd.synthesis.restarts import restarts_for
+    from mrd.synthesis.restarts import restart_info, restarts_for
     from mrd.synthesis.similarity import score_images
 
     s, o, r, t, name = m.settings, m.settings.optimize, m.settings.render, m.target, m.group.name
@@ -80,7 +80,7 @@ def metamer_record(m: Any) -> MetamerRecord:
     if m.store_progress:
         info["store_progress"] = m.store_progress
     if restarts_for(o, name):
-        info.update(jsonable(m.restart_info()))
+        info.update(jsonable(restart_info(m)))
     record = MetamerRecord(
         metamer_id=m.seeds.metamer_id, scene_id=t.scene_id, model_id=m.model_id,
         layers=list(m.model.record.layers), group=name, seed=m.seed,

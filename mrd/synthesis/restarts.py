@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+SUMMARY_KEYS = ("passed", "oddity_pc", "confirm_oddity_pc", "null_p", "confirm_null_p", "beats_start", "distance_ratio")
+"""What the record keeps of each attempt's judgement (besides its steps, stop reason and time)."""
+
 
 @dataclass
 class Attempt:
@@ -65,9 +68,7 @@ class Attempt:
         r = self.run
         out = {"attempt": self.attempt, "steps": r.step, "stop_reason": r.reason or "max_steps",
                "wall_time_s": round(r.wall_time_s, 3)}  # fmt: skip
-        out.update({k: self.judged[k] for k in ("passed", "oddity_pc", "confirm_oddity_pc", "null_p", "confirm_null_p",
-                                                "beats_start",
-                                                "distance_ratio") if k in self.judged})  # fmt: skip
+        out.update({k: self.judged[k] for k in SUMMARY_KEYS if k in self.judged})
         return out
 
 
