@@ -272,6 +272,15 @@ class CollectionServer(ThreadingHTTPServer):
         return [f"{self.url}index.html?participant={p}&session={s}"
                 for p, sessions in self.manifest["participants"].items() for s in sessions]
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-request (reset, broken pipe) is not a server fault: one line when
+        ``verbose``, else nothing; anything else keeps the standard traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            if self.verbose:
+                print(f"{client_address[0]}: connection closed by the client", file=sys.stderr)
+            return
+        super().handle_error(request, client_address)
+
     def start_background(self) -> threading.Thread:
         """Serve in a daemon thread (for tests and notebooks); stop with ``shutdown()``."""
         t = threading.Thread(target=self.serve_forever, daemon=True)

@@ -130,3 +130,21 @@ def test_a_stalled_body_is_closed_after_the_timeout(served: Any, monkeypatch: An
         assert s.recv(4096) == b""  # the server closed the connection without an answer
     assert time.monotonic() - t0 < 8
     assert "Traceback" not in capfd.readouterr().err
+
+
+
+def test_a_client_that_resets_the_connection_leaves_no_traceback(served: Any, capfd: Any) -> None:
+    # the fuzz run once failed on this: a client reset the connection while the server read its next request,
+    # and socketserver printed the ConnectionResetError as a server traceback
+    srv, _ = served
+    for error in (ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe")):
+        try:
+            raise error
+        except OSError:
+            srv.handle_error(None, ("127.0.0.1", 1))
+    assert "Traceback" not in capfd.readouterr().err
+    try:
+        raise ValueError("a real fault")
+    except ValueError:
+        srv.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a real fault" in capfd.readouterr().err  # a server fault keeps its traceback
