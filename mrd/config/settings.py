@@ -94,6 +94,12 @@ class OptimizeSettings(StrictModel):
         description="stop once step similarity >= null max + fraction x (noise ceiling - null max)",
     )
     largesteps_lambda: Number(ge=0.1, le=1e4) = Field(19.0, description="LargeSteps smoothness")
+    shape_basis: Literal["vertices", "harmonic"] = Field(
+        "vertices",
+        description="shape latents: vertex positions through LargeSteps, or a radial spherical-harmonic surface "
+        "(radius, coefficients of degrees 1..shape_degree, translation: mrd.groups.shape_harmonic)",
+    )
+    shape_degree: Integer(ge=1, le=8) = Field(3, description="shape_basis harmonic: highest degree")
     remesh_every: Integer(ge=0, le=100000) = Field(0, description="shape: Botsch remeshing every N steps (0 = off)")
     remesh_edge_scale: Number(ge=0.05, le=20) = Field(1.0, description="remesh target edge length / current mean edge")
     remesh_at: list[Integer(ge=1, le=100000)] = Field(
@@ -177,6 +183,16 @@ class OptimizeSettings(StrictModel):
                 "own renders at the optimisation spp), e.g. success_fraction = 0.25"
             )
         return data
+
+    @model_validator(mode="after")
+    def _harmonic_keeps_its_mesh(self) -> OptimizeSettings:
+        if self.shape_basis == "harmonic" and (self.remesh_every or self.remesh_at):
+            raise ValueError(
+                f"shape_basis = 'harmonic' keeps the start's mesh (its latents are harmonic coefficients), so "
+                f"remeshing cannot apply: remesh_every = {self.remesh_every}, remesh_at = {self.remesh_at}; "
+                "set remesh_every = 0 and remesh_at = [] or use shape_basis = 'vertices'"
+            )
+        return self
 
 
 class Priors(StrictModel):

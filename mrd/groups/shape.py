@@ -280,6 +280,10 @@ class Shape(ParameterGroup):
 
     def parametrise(self, start: Values, cfg: Any, target: Params) -> GroupParam:
         o = cfg.optimize
+        if getattr(o, "shape_basis", "vertices") == "harmonic":
+            from mrd.groups.shape_harmonic import HarmonicShapeParam
+
+            return HarmonicShapeParam(start, o.shape_degree, cfg.prior.shape.subdivisions)
         return ShapeParam(start, o.largesteps_lambda, o.remesh_edge_scale, o.remesh_every, getattr(o, "remesh_at", ()))
 
     def write(self, renderer: Any, values: Mapping[str, np.ndarray]) -> None:
