@@ -27,7 +27,9 @@ seed per view for every epoch, which fits one noise realisation). "updates" coun
 where such a run ends is the schedule's floor, which no start can beat; each run also reports its final
 iterate's ratio on renders at the optimisation's spp (with the target itself on the same seeds) and the
 group's parameter distances. ``--opt KEY=VALUE`` sets any ``[optimize]`` value, ``--lr-scale`` every rate;
-``benchmarks/criterion_null.py`` is the yardstick (the target re-rendered).
+``benchmarks/criterion_null.py`` is the yardstick (the target re-rendered). The ``harmonic`` setting runs
+shape in the harmonic basis (``optimize.shape_basis``, :mod:`mrd.groups.shape_harmonic`) at a quarter of the
+config's shape rate.
 
 Configs: the demo (64 px, 2 views) and the CPU slice of the pilot (``--pilot``; see
 ``benchmarks/time_to_metamer.py``).
@@ -46,7 +48,7 @@ Results: ``benchmarks/results/time_to_true_metamer[_pilot].json`` and ``.md``.
 Examples
 --------
 >>> SETTINGS
-('independent', 'same_render', 'mrd_reference')
+('independent', 'same_render', 'mrd_reference', 'harmonic')
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEMO, PILOT, bench_device, bench_variant, md_table, merge_with_previous, write_results  # noqa: E402
 from time_to_metamer import _Ctx, _null_display, load  # noqa: E402
 
-SETTINGS = ("independent", "same_render", "mrd_reference")
+SETTINGS = ("independent", "same_render", "mrd_reference", "harmonic")
+HARMONIC_LR_FACTOR = 0.25
+"""``harmonic``: the shape rate on the harmonic coefficients, relative to the config's LargeSteps rate."""
 REFERENCE_MATERIAL_LR = 3e-2
 """The MRD reference's material learning rate (Adam, gradients accumulated over its views)."""
 REFERENCE_SHAPE = {"lr": 0.1, "largesteps_lambda": 15.0, "step_per_view": True, "remesh_lr_factor": 0.8,
@@ -81,6 +85,9 @@ def experiment_config(cfg: Any, setting: str, check_every: int, group: str = "ma
     (0.03, 0.1, 'none', 0, 'last', False)
     >>> experiment_config(load(DEMO, False, 100), "mrd_reference", 10, "shape").optimize.step_per_view
     True
+    >>> h = experiment_config(load(DEMO, False, 100), "harmonic", 10, "shape").optimize
+    >>> h.shape_basis, h.lr.shape == 0.25 * load(DEMO, False, 100).optimize.lr.shape
+    ('harmonic', True)
     """
     o = cfg.optimize
     if setting == "mrd_reference":
@@ -88,6 +95,9 @@ def experiment_config(cfg: Any, setting: str, check_every: int, group: str = "ma
         lr = o.lr.model_copy(update={"material": REFERENCE_MATERIAL_LR, "shape": REFERENCE_SHAPE["lr"]})
         update = {"gradient": "independent", "lr": lr, "lr_decay": "none", "spp_final": 0, "iterate": "last",
                   **shape}  # fmt: skip
+    elif setting == "harmonic":  # shape in the harmonic basis (mrd.groups.shape_harmonic), its rate
+        lr = o.lr.model_copy(update={"shape": o.lr.shape * HARMONIC_LR_FACTOR})
+        update = {"gradient": "independent", "shape_basis": "harmonic", "lr": lr}
     else:
         update = {"gradient": setting}
     o = o.model_copy(update={"mode": "experiment", **update})
