@@ -39,6 +39,11 @@ import numpy as np
 
 from mrd.groups.base import GroupParam, Values
 from mrd.render import meshes
+from mrd.render.scene import OBJECT
+
+VERTICES_KEY = f"{OBJECT}.vertex_positions"
+"""Mitsuba key of the vertex positions (``mrd.groups.shape.KEYS["vertices"]``; not imported from there: that
+module imports this one)."""
 
 EXACT_FIT = 1e-4
 """Largest RMS fit residual (relative to the start's radius) at which the icosphere directions are taken as exact."""
@@ -187,9 +192,7 @@ class HarmonicShapeParam(GroupParam):
         return v
 
     def apply(self, latents: Mapping[str, Any], renderer: Any) -> None:
-        from mrd.groups.shape import KEYS
-
-        renderer.write(KEYS["vertices"], self._vertices(latents))
+        renderer.write(VERTICES_KEY, self._vertices(latents))
 
     def values(self, latents: Mapping[str, Any]) -> Values:
         import drjit as dr

@@ -33,6 +33,10 @@ def test_values_reproduce_the_start_and_a_foreign_start_is_projected():
     p = HarmonicShapeParam(start, degree=3, subdivisions=3)
     np.testing.assert_allclose(p.values(p.init())["vertices"], start["vertices"], atol=2e-6)
     assert p.fit_residual < 1e-5 and p.info()["harmonic_latents"] == 16 + 3
+    from mrd.groups.shape import KEYS
+    from mrd.groups.shape_harmonic import VERTICES_KEY
+
+    assert VERTICES_KEY == KEYS["vertices"]
     cube = shape_values(meshes.superquadric(0.3, (1, 1, 1), subdivisions=3))  # not a degree-3 radial surface
     q = HarmonicShapeParam(cube, degree=3, subdivisions=3)
     assert q.fit_residual > 0.01
