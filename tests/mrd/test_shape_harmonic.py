@@ -36,7 +36,7 @@ def test_values_reproduce_the_start_and_a_foreign_start_is_projected():
     from mrd.groups.shape import KEYS
     from mrd.groups.shape_harmonic import VERTICES_KEY
 
-    assert VERTICES_KEY == KEYS["vertices"]
+    assert KEYS["vertices"] == VERTICES_KEY
     cube = shape_values(meshes.superquadric(0.3, (1, 1, 1), subdivisions=3))  # not a degree-3 radial surface
     q = HarmonicShapeParam(cube, degree=3, subdivisions=3)
     assert q.fit_residual > 0.01
