@@ -16,13 +16,16 @@ from mrd.groups.shape_harmonic import HarmonicShapeParam, start_fit
 from mrd.render import meshes
 
 
-def test_the_demo_targets_lie_in_the_degree_3_family():
+def test_the_demo_and_pilot_targets_lie_in_the_family_of_their_degree():
     for seed in (1, 7):  # the two scenes of stimuli/sets/demo_true.toml
         v = mesh_from_spec(ShapeSpec(kind="harmonic", seed=seed, amplitude=0.3, subdivisions=3)).vertices
         *_, res, source = start_fit(v, 3, 3)
         assert source == "icosphere" and res < 1e-5, (seed, res)
         # a lower degree cannot represent a degree-3 draw: the fit says so
         assert start_fit(v, 2, 3)[-2] > 1e-3
+    # the pilot's blob: degree 4 on a level-4 icosphere, exact at degree 4 and not at 3
+    pilot = mesh_from_spec(ShapeSpec(kind="harmonic", seed=11, degree=4, amplitude=0.3, subdivisions=4)).vertices
+    assert start_fit(pilot, 4, 4)[-2] < 1e-5 and start_fit(pilot, 3, 4)[-2] > 1e-3
 
 
 def test_values_reproduce_the_start_and_a_foreign_start_is_projected():
