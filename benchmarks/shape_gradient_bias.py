@@ -56,21 +56,16 @@ def phi(setup: Any, param: Any, latents: dict[str, Any], spp: int, seeds: list[i
     """``mean_views,layers ||E a - t||^2 / ||t||^2`` (unbiased in ``E``) at ``latents``."""
     import drjit as dr
     import mitsuba as mi
-    import torch
 
-    from mrd.render.tonemap import tonemap_torch
+    from mrd.synthesis.objective import mean_features
 
     ren, model, obj = setup.renderer, setup.model, setup.objective
     with dr.suspend_grad():
         param.apply({k: mi.Float(np.asarray(v)) for k, v in latents.items()}, ren)
         ren.update()
-        per: dict[str, list[np.ndarray]] = {}
-        with torch.no_grad():
-            for s in seeds:
-                imgs = ren.render_views(spp, s, param.integrator)
-                x = torch.stack([img.torch() for img in imgs]).to(model.device).permute(0, 3, 1, 2)
-                for k, v in model.features(tonemap_torch(x, obj.exposure)).items():
-                    per.setdefault(k, []).append(v.cpu().numpy().reshape(v.shape[0], -1).astype(np.float64))
+        renders = [mean_features(ren, model, spp=spp, seed=s, integrator=param.integrator, exposure=obj.exposure)
+                   for s in seeds]  # fmt: skip
+    per = {k: [f[k].cpu().numpy().reshape(f[k].shape[0], -1).astype(np.float64) for f in renders] for k in renders[0]}
     terms = []
     for k, rows in per.items():
         a = np.stack(rows)  # (renders, views, D)
@@ -131,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, out = [], []
     sizes = [float(s) for s in args.sizes.split(",")]
-    work = [(s, name) for s in sizes for name in (["toward target"] if s > 0 else []) + list(probes)]
-    bar = tqdm(total=len(work), desc="gradient vs finite differences", unit="probe")
+    bar = tqdm(total=sum(len(probes) + (s > 0) for s in sizes), desc="gradient vs finite differences", unit="probe")
     for s in sizes:
         x = np.concatenate([a0, t0]) + s * delta
         t_start = time.perf_counter()

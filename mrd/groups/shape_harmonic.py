@@ -74,13 +74,7 @@ def harmonic_basis(directions: np.ndarray, degree: int) -> tuple[np.ndarray, np.
     """
     d = np.asarray(directions, np.float64)
     d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    k = meshes.n_harmonic_coefficients(int(degree))
-    cols = [np.ones(len(d))]
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = 1.0
-        cols.append(meshes.harmonic_field(e, d) - 1.0)
-    return np.stack(cols, axis=1), d
+    return np.concatenate([np.ones((len(d), 1)), meshes.harmonic_terms(int(degree), d)], axis=1), d
 
 
 def fit_harmonic(

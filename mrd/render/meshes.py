@@ -199,6 +199,21 @@ def harmonic(coefficients: np.ndarray, subdivisions: int = 3, scale: float = 1.0
     return _fit(Mesh(d * r[:, None], base.faces, base.uv), scale)
 
 
+def harmonic_terms(degree: int, directions: np.ndarray) -> np.ndarray:
+    """The real spherical harmonics of degrees 1..degree (l, m = -l..l) at unit directions: ``(N, K)``.
+
+    Examples
+    --------
+    >>> harmonic_terms(2, np.array([[0.0, 1.0, 0.0]])).shape
+    (1, 8)
+    """
+    d = np.asarray(directions, dtype=np.float64)
+    theta = np.arccos(np.clip(d[:, 1], -1, 1))
+    phi = np.arctan2(d[:, 2], d[:, 0])
+    cols = [_real_sh(deg, m, theta, phi) for deg in range(1, degree + 1) for m in range(-deg, deg + 1)]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(d), 0))
+
+
 def harmonic_field(coefficients: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """``1 + sum_lm c_lm Y_lm(d)`` at unit directions ``(N, 3)`` (coefficients as in :func:`harmonic`).
 
@@ -209,15 +224,10 @@ def harmonic_field(coefficients: np.ndarray, directions: np.ndarray) -> np.ndarr
     """
     c = np.asarray(coefficients, dtype=np.float64).ravel()
     degree = int(round(np.sqrt(c.size + 1))) - 1
-    d = np.asarray(directions, dtype=np.float64)
-    theta = np.arccos(np.clip(d[:, 1], -1, 1))
-    phi = np.arctan2(d[:, 2], d[:, 0])
-    r = np.ones(len(d))
-    i = 0
-    for deg in range(1, degree + 1):
-        for m in range(-deg, deg + 1):
-            r += c[i] * _real_sh(deg, m, theta, phi)
-            i += 1
+    terms = harmonic_terms(degree, directions)
+    r = np.ones(len(terms))
+    for i in range(c.size):  # term by term, in order (the arithmetic of every stored target mesh)
+        r += c[i] * terms[:, i]
     return r
 
 
